@@ -1,0 +1,360 @@
+//! Reads Meta's Instagram webhook notifications (PLATFORM.md section 3) into comments.
+//!
+//! Lenient by design: Meta adds fields, sends other `field` values and, for ads, duplicates; none of that may
+//! make us refuse a POST, because a refused POST is redelivered for 36 hours and can get the subscription
+//! disabled. Each entry and change is read on its own, so one unusable change is reported and skipped while
+//! the rest of the batch is still stored. Strings are borrowed from the body where JSON escaping allows.
+
+use crate::comment::{CommentRecord, CommentSource, CommentStatus, REPLY_WINDOW};
+use crate::ids::{AccountId, CommentId, MediaId, UserId};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::{self, IgnoredAny, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Why the body as a whole could not be read. Anything finer-grained is a [`RejectedChange`].
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("body is not a JSON object")]
+    NotJson(#[source] serde_json::Error),
+}
+
+/// A comment as the notification describes it, before it is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingComment {
+    pub comment_id: CommentId,
+    pub account_id: AccountId,
+    pub commenter_id: Option<UserId>,
+    pub commenter_username: Option<String>,
+    pub media_id: Option<MediaId>,
+    pub media_product_type: Option<String>,
+    pub ad_id: Option<String>,
+    pub source: CommentSource,
+    pub text: Option<String>,
+    pub parent_id: Option<CommentId>,
+    /// `entry[].time`; the notification carries no separate creation time for the comment.
+    pub notified_at: Option<DateTime<Utc>>,
+}
+
+impl IncomingComment {
+    /// A comment by the account itself comes back as a `comments` event; replying to it would start a loop.
+    pub fn is_own_comment(&self) -> bool {
+        self.commenter_id
+            .as_ref()
+            .is_some_and(|from| from.as_str() == self.account_id.as_str())
+    }
+
+    /// The item to store. `retention` is how long the item is kept after the reply window closes.
+    pub fn into_record(self, received_at: DateTime<Utc>, retention: Duration) -> CommentRecord {
+        let (status, status_reason) = if self.is_own_comment() {
+            (CommentStatus::Skipped, Some("own_comment".to_owned()))
+        } else {
+            (CommentStatus::Pending, None)
+        };
+        // Never later than receipt: a clock skewed into the future must not extend the reply window.
+        let comment_time = self
+            .notified_at
+            .map_or(received_at, |t| t.min(received_at));
+        let reply_deadline = comment_time + REPLY_WINDOW;
+        CommentRecord {
+            comment_id: self.comment_id,
+            account_id: self.account_id,
+            commenter_id: self.commenter_id,
+            commenter_username: self.commenter_username,
+            media_id: self.media_id,
+            media_product_type: self.media_product_type,
+            ad_id: self.ad_id,
+            source: self.source,
+            text: self.text,
+            parent_id: self.parent_id,
+            comment_time,
+            reply_deadline,
+            received_at,
+            status,
+            status_reason,
+            expires_at: (reply_deadline + retention).timestamp(),
+        }
+    }
+}
+
+/// Why one change (or entry) was skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RejectReason {
+    /// The entry is not an object of the expected shape.
+    InvalidEntry,
+    /// No `entry[].id`: we would not know which account to reply from.
+    MissingAccountId,
+    /// The change is not an object of the expected shape.
+    InvalidChange,
+    /// The change's `value` has fields of unexpected types.
+    InvalidValue,
+    /// No comment ID (`value.id` or `value.comment_id`).
+    MissingCommentId,
+}
+
+impl RejectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidEntry => "invalid_entry",
+            Self::MissingAccountId => "missing_account_id",
+            Self::InvalidChange => "invalid_change",
+            Self::InvalidValue => "invalid_value",
+            Self::MissingCommentId => "missing_comment_id",
+        }
+    }
+}
+
+/// A skipped change, located by index so it can be logged without logging the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectedChange {
+    pub entry_index: usize,
+    pub change_index: Option<usize>,
+    pub account_id: Option<AccountId>,
+    pub reason: RejectReason,
+}
+
+/// Everything read from one POST.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The `object` field when it is not `instagram`; such a notification is ignored as a whole.
+    pub foreign_object: Option<String>,
+    pub comments: Vec<IncomingComment>,
+    pub rejected: Vec<RejectedChange>,
+    /// Changes with other `field` values (and `messaging` entries), counted by field name.
+    pub ignored: BTreeMap<String, usize>,
+}
+
+impl Notification {
+    pub fn ignored_count(&self) -> usize {
+        self.ignored.values().sum()
+    }
+}
+
+/// Reads a verified body. Only a body that is not a JSON object (or has a non-list `entry`) is an error.
+pub fn parse(body: &[u8]) -> Result<Notification, ParseError> {
+    let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(ParseError::NotJson)?;
+    let mut out = Notification::default();
+
+    if let Some(object) = envelope.object.as_deref()
+        && object != "instagram"
+    {
+        out.foreign_object = Some(object.to_owned());
+        return Ok(out);
+    }
+
+    // Meta's dashboard sample is a bare change with no entry and so no account ID: nothing to reply from.
+    if envelope.field.is_some() || envelope.value.is_some() {
+        out.rejected.push(RejectedChange {
+            entry_index: 0,
+            change_index: None,
+            account_id: None,
+            reason: RejectReason::MissingAccountId,
+        });
+    }
+
+    out.comments.reserve(envelope.entry.len());
+    for (entry_index, raw_entry) in envelope.entry.iter().enumerate() {
+        read_entry(entry_index, raw_entry, &mut out);
+    }
+    Ok(out)
+}
+
+fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
+    let reject = |out: &mut Notification, change_index, account_id, reason| {
+        out.rejected.push(RejectedChange {
+            entry_index,
+            change_index,
+            account_id,
+            reason,
+        })
+    };
+    let Ok(entry) = serde_json::from_str::<Entry<'_>>(raw.get()) else {
+        reject(out, None, None, RejectReason::InvalidEntry);
+        return;
+    };
+    if let Some(messaging) = &entry.messaging {
+        *out.ignored.entry("messaging".to_owned()).or_default() += messaging.len();
+    }
+    let account_id = entry.id.and_then(|id| AccountId::new(id.0));
+    let notified_at = entry.time.as_ref().and_then(notification_time);
+
+    for (change_index, raw_change) in entry.changes.iter().enumerate() {
+        let Ok(change) = serde_json::from_str::<Change<'_>>(raw_change.get()) else {
+            reject(out, Some(change_index), account_id.clone(), RejectReason::InvalidChange);
+            continue;
+        };
+        let source = match change.field.as_deref() {
+            Some("comments") => CommentSource::Comment,
+            Some("live_comments") => CommentSource::LiveComment,
+            other => {
+                let name = other.unwrap_or("(none)");
+                match out.ignored.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => {
+                        out.ignored.insert(name.to_owned(), 1);
+                    }
+                }
+                continue;
+            }
+        };
+        let Some(account_id) = account_id.clone() else {
+            reject(out, Some(change_index), None, RejectReason::MissingAccountId);
+            continue;
+        };
+        let value = match change.value.map(|v| serde_json::from_str::<CommentValue<'_>>(v.get())) {
+            Some(Ok(value)) => value,
+            Some(Err(_)) => {
+                reject(out, Some(change_index), Some(account_id), RejectReason::InvalidValue);
+                continue;
+            }
+            None => {
+                reject(out, Some(change_index), Some(account_id), RejectReason::MissingCommentId);
+                continue;
+            }
+        };
+        let Some(comment_id) = value.id.or(value.comment_id).and_then(|id| CommentId::new(id.0)) else {
+            reject(out, Some(change_index), Some(account_id), RejectReason::MissingCommentId);
+            continue;
+        };
+        let (commenter_id, commenter_username) = match value.from {
+            Some(from) => (
+                from.id.and_then(|id| UserId::new(id.0)),
+                from.username.map(Cow::into_owned),
+            ),
+            None => (None, None),
+        };
+        let (media_id, media_product_type, ad_id) = match value.media {
+            Some(media) => (
+                media.id.and_then(|id| MediaId::new(id.0)),
+                media.media_product_type.map(Cow::into_owned),
+                media.ad_id.map(|id| id.0.into_owned()),
+            ),
+            None => (None, None, None),
+        };
+        out.comments.push(IncomingComment {
+            comment_id,
+            account_id,
+            commenter_id,
+            commenter_username,
+            media_id,
+            media_product_type,
+            ad_id,
+            source,
+            text: value.text.map(Cow::into_owned),
+            parent_id: value.parent_id.and_then(|id| CommentId::new(id.0)),
+            notified_at,
+        });
+    }
+}
+
+/// `entry[].time` is seconds for `changes` (milliseconds for `messaging`); a value too large for seconds is
+/// read as milliseconds rather than as a date thousands of years away.
+fn notification_time(n: &serde_json::Number) -> Option<DateTime<Utc>> {
+    let secs = n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))?;
+    if secs > 100_000_000_000 {
+        DateTime::from_timestamp_millis(secs)
+    } else {
+        DateTime::from_timestamp(secs, 0)
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow, default)]
+    object: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    entry: Vec<&'a RawValue>,
+    #[serde(borrow, default)]
+    field: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct Entry<'a> {
+    #[serde(borrow, default)]
+    id: Option<LenientId<'a>>,
+    #[serde(default)]
+    time: Option<serde_json::Number>,
+    #[serde(borrow, default)]
+    changes: Vec<&'a RawValue>,
+    #[serde(default)]
+    messaging: Option<Vec<IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+struct Change<'a> {
+    #[serde(borrow, default)]
+    field: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct CommentValue<'a> {
+    #[serde(borrow, default)]
+    id: Option<LenientId<'a>>,
+    /// Meta's example page uses `comment_id`; real traffic uses `id`.
+    #[serde(borrow, default)]
+    comment_id: Option<LenientId<'a>>,
+    #[serde(borrow, default)]
+    text: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    from: Option<From<'a>>,
+    #[serde(borrow, default)]
+    media: Option<Media<'a>>,
+    #[serde(borrow, default)]
+    parent_id: Option<LenientId<'a>>,
+}
+
+#[derive(Deserialize)]
+struct From<'a> {
+    #[serde(borrow, default)]
+    id: Option<LenientId<'a>>,
+    #[serde(borrow, default)]
+    username: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Media<'a> {
+    #[serde(borrow, default)]
+    id: Option<LenientId<'a>>,
+    #[serde(borrow, default)]
+    media_product_type: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    ad_id: Option<LenientId<'a>>,
+}
+
+/// An ID sent as a string (always, in real traffic) or as a bare number (seen in hand-written samples).
+struct LenientId<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LenientId<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LenientId<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an ID string or integer")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(LenientId(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(LenientId(Cow::Owned(v.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(LenientId(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(LenientId(Cow::Owned(v.to_string())))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+use super::*;
+use crate::sample::{SampleComment, notification_body};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn parsed(body: &[u8]) -> Notification {
+    parse(body).unwrap_or_else(|e| panic!("parse failed: {e}"))
+}
+
+#[test]
+fn the_captured_reel_comment_is_read_field_by_field() {
+    let n = parsed(&fixture("reel_comment.json"));
+    assert!(n.rejected.is_empty() && n.ignored.is_empty());
+    assert_eq!(n.comments.len(), 1);
+    let c = &n.comments[0];
+    assert_eq!(c.comment_id.as_str(), "18058455121735594");
+    assert_eq!(c.account_id.as_str(), "17841401906857599");
+    assert_eq!(c.commenter_id.as_ref().map(|u| u.as_str()), Some("2706325442860345"));
+    assert_eq!(c.commenter_username.as_deref(), Some("rachitsaini670"));
+    assert_eq!(c.media_id.as_ref().map(|m| m.as_str()), Some("17868660555124283"));
+    assert_eq!(c.media_product_type.as_deref(), Some("REELS"));
+    assert_eq!(c.text.as_deref(), Some("7"));
+    assert_eq!(c.source, CommentSource::Comment);
+    assert_eq!(c.parent_id, None);
+    assert_eq!(c.notified_at.map(|t| t.timestamp()), Some(1_726_106_088));
+    assert!(!c.is_own_comment());
+}
+
+#[test]
+fn escaped_unicode_is_decoded() {
+    let n = parsed(&fixture("escaped_unicode.json"));
+    let c = &n.comments[0];
+    assert_eq!(c.text.as_deref(), Some("LINK äöå 😍"));
+    assert_eq!(c.commenter_username.as_deref(), Some("märta.öberg"));
+}
+
+#[test]
+fn live_comments_are_marked_as_live() {
+    let n = parsed(&fixture("live_comment.json"));
+    assert_eq!(n.comments.len(), 1);
+    assert_eq!(n.comments[0].source, CommentSource::LiveComment);
+    assert_eq!(n.comments[0].media_product_type.as_deref(), Some("LIVE"));
+}
+
+#[test]
+fn a_mixed_batch_keeps_every_usable_comment_and_reports_the_rest() {
+    let n = parsed(&fixture("mixed_batch.json"));
+    let ids: Vec<_> = n.comments.iter().map(|c| c.comment_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["18000000000000001", "18000000000000002", "18000000000000003", "18000000000000010"]
+    );
+    // The shop's own reply is read (and later stored as SKIPPED), with its parent.
+    let own = &n.comments[1];
+    assert!(own.is_own_comment());
+    assert_eq!(own.parent_id.as_ref().map(|p| p.as_str()), Some("18000000000000001"));
+    // Ad comments keep the ad ID; unknown fields inside the value are ignored.
+    assert_eq!(n.comments[2].ad_id.as_deref(), Some("120200000000000001"));
+    assert_eq!(n.comments[2].media_product_type.as_deref(), Some("AD"));
+    assert_eq!(n.comments[3].account_id.as_str(), "17841400000000002");
+    assert_eq!(n.comments[3].source, CommentSource::LiveComment);
+
+    let reasons: Vec<_> = n
+        .rejected
+        .iter()
+        .map(|r| (r.entry_index, r.change_index, r.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (0, Some(1), RejectReason::MissingCommentId),
+            (0, Some(5), RejectReason::InvalidChange),
+            (0, Some(6), RejectReason::InvalidValue),
+            (3, Some(0), RejectReason::MissingAccountId),
+        ]
+    );
+    assert_eq!(n.ignored.get("mentions"), Some(&1));
+    assert_eq!(n.ignored.get("messaging"), Some(&1));
+    assert_eq!(n.ignored_count(), 2);
+}
+
+#[test]
+fn numeric_ids_are_accepted_as_text() {
+    let body = br#"{"object": "instagram", "entry": [{"id": 17841400000000001, "time": 1764093000, "changes": [{"field": "comments", "value": {"id": 18000000000000004, "text": "hi"}}]}]}"#;
+    let n = parsed(body);
+    assert_eq!(n.comments[0].comment_id.as_str(), "18000000000000004");
+    assert_eq!(n.comments[0].account_id.as_str(), "17841400000000001");
+}
+
+#[test]
+fn the_example_pages_comment_id_variant_is_read() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "1", "time": 1, "changes": [{"field": "comments", "value": {"comment_id": "77", "text": "hi"}}]}]}"#;
+    assert_eq!(parsed(body).comments[0].comment_id.as_str(), "77");
+}
+
+#[test]
+fn the_dashboard_sample_without_an_entry_is_reported_not_stored() {
+    let body = br#"{"field": "comments", "value": {"from": {"id": "232323232", "username": "test"}, "media": {"id": "123123123", "media_product_type": "FEED"}, "id": "17865799348089039", "text": "This is an example."}}"#;
+    let n = parsed(body);
+    assert!(n.comments.is_empty());
+    assert_eq!(n.rejected[0].reason, RejectReason::MissingAccountId);
+}
+
+#[test]
+fn other_objects_are_ignored_as_a_whole() {
+    let body = br#"{"object": "page", "entry": [{"id": "1", "time": 1, "changes": [{"field": "comments", "value": {"id": "5"}}]}]}"#;
+    let n = parsed(body);
+    assert_eq!(n.foreign_object.as_deref(), Some("page"));
+    assert!(n.comments.is_empty());
+}
+
+#[test]
+fn bodies_that_are_not_json_objects_are_errors() {
+    for body in [&b"not json"[..], b"", b"[1,2]", b"\"instagram\"", b"{\"entry\": 5}", b"{\"entry\": [}"] {
+        assert!(parse(body).is_err(), "{:?}", String::from_utf8_lossy(body));
+    }
+}
+
+#[test]
+fn millisecond_times_are_not_read_as_seconds() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "1", "time": 1764093002000, "changes": [{"field": "comments", "value": {"id": "5"}}]}]}"#;
+    let t = parsed(body).comments[0].notified_at.map(|t| t.timestamp());
+    assert_eq!(t, Some(1_764_093_002));
+}
+
+#[test]
+fn a_thousand_change_batch_across_accounts_is_read_whole() {
+    let comments: Vec<_> = (0..1000)
+        .map(|i| SampleComment::new(&format!("178414{:011}", i % 7), &format!("180{i:014}"), "LINK ä"))
+        .collect();
+    let body = notification_body(&comments, Utc::now());
+    let n = parsed(&body);
+    assert_eq!(n.comments.len(), 1000);
+    assert!(n.rejected.is_empty());
+    // Grouped into one entry per account; every comment keeps its own account.
+    let mut ids = std::collections::HashSet::new();
+    for c in &n.comments {
+        let i: usize = c.comment_id.as_str()[3..].parse().unwrap_or(usize::MAX);
+        assert_eq!(c.account_id.as_str(), format!("178414{:011}", i % 7));
+        ids.insert(i);
+    }
+    assert_eq!(ids.len(), 1000);
+    assert!(ids.contains(&0) && ids.contains(&999));
+}
+
+#[test]
+fn records_carry_the_window_the_ttl_and_skip_own_comments() {
+    let n = parsed(&fixture("mixed_batch.json"));
+    let received = DateTime::from_timestamp(1_764_093_010, 0).unwrap_or_default();
+    let retention = Duration::days(30);
+    let first = n.comments[0].clone().into_record(received, retention);
+    assert_eq!(first.status, CommentStatus::Pending);
+    assert_eq!(first.comment_time.timestamp(), 1_764_093_000);
+    assert_eq!(first.reply_deadline - first.comment_time, REPLY_WINDOW);
+    assert_eq!(first.expires_at, (first.reply_deadline + retention).timestamp());
+    let own = n.comments[1].clone().into_record(received, retention);
+    assert_eq!(own.status, CommentStatus::Skipped);
+    assert_eq!(own.status_reason.as_deref(), Some("own_comment"));
+}
+
+#[test]
+fn a_notification_time_in_the_future_does_not_extend_the_window() {
+    let n = parsed(&fixture("reel_comment.json"));
+    let received = DateTime::from_timestamp(1_726_000_000, 0).unwrap_or_default();
+    let rec = n.comments[0].clone().into_record(received, Duration::days(1));
+    assert_eq!(rec.comment_time, received);
+}

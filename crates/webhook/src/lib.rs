@@ -1,0 +1,218 @@
+//! The webhook: Meta's verification handshake (GET) and notification intake (POST).
+//!
+//! A POST is answered `200` only once every comment in it is durably stored, so Meta redelivers anything we
+//! could not store; storing is a conditional put on the comment ID, so redeliveries are harmless. The order of
+//! checks is deliberate: size, then signature, and only then is the body parsed or anything stored.
+
+mod config;
+
+pub use config::WebhookConfig;
+
+use chrono::Duration;
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use reply_core::clock::{Clock, SystemClock};
+use reply_core::config::ConfigError;
+use reply_core::metrics::emit_counts;
+use reply_core::notification;
+use reply_core::secrets::{CachedSecrets, SecretSource, WebhookSecrets};
+use reply_core::signature::SIGNATURE_HEADER;
+use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config};
+use reply_core::store::{CommentStore, insert_all};
+use std::sync::Arc;
+
+/// Everything a request needs, built once per cold start.
+#[derive(Debug)]
+pub struct WebhookApp {
+    secrets: Arc<CachedSecrets<WebhookSecrets>>,
+    store: Arc<dyn CommentStore>,
+    clock: Arc<dyn Clock>,
+    max_body_bytes: usize,
+    retention: Duration,
+    write_concurrency: usize,
+}
+
+impl WebhookApp {
+    pub fn new(
+        config: &WebhookConfig,
+        secrets: Arc<CachedSecrets<WebhookSecrets>>,
+        store: Arc<dyn CommentStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            secrets,
+            store,
+            clock,
+            max_body_bytes: config.max_body_bytes,
+            retention: Duration::days(config.retention_days),
+            write_concurrency: config.write_concurrency,
+        }
+    }
+
+    /// Production wiring: secrets from the environment or Secrets Manager, DynamoDB from the standard AWS
+    /// configuration. Fails (and so fails the cold start) when a secret is missing.
+    pub async fn from_config(config: WebhookConfig) -> Result<Self, ConfigError> {
+        let sdk = load_sdk_config().await;
+        let secrets = CachedSecrets::load(
+            SecretSource::from_env(&sdk),
+            WebhookSecrets::KEYS,
+            WebhookSecrets::from_values,
+            config.secrets_ttl,
+        )
+        .await?;
+        let store = DynamoCommentStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+        Ok(Self::new(&config, Arc::new(secrets), Arc::new(store), Arc::new(SystemClock)))
+    }
+
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        if !request.uri().path().ends_with("/webhook") {
+            return text(StatusCode::NOT_FOUND, "not found");
+        }
+        match *request.method() {
+            Method::GET => self.verify_subscription(&request).await,
+            Method::POST => self.receive(&request).await,
+            _ => {
+                let mut response = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed");
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+                response
+            }
+        }
+    }
+
+    /// Meta's handshake: echo `hub.challenge` when the mode is `subscribe` and the verify token matches.
+    async fn verify_subscription(&self, request: &Request) -> Response<Body> {
+        let query = request.query_string_parameters();
+        let secrets = self.secrets.get().await;
+        let accepted = query.first("hub.mode") == Some("subscribe")
+            && query
+                .first("hub.verify_token")
+                .is_some_and(|t| secrets.verify_token.matches(t));
+        match query.first("hub.challenge") {
+            Some(challenge) if accepted => {
+                tracing::info!("webhook verification accepted");
+                text(StatusCode::OK, challenge.to_owned())
+            }
+            _ => {
+                tracing::warn!("webhook verification refused");
+                text(StatusCode::FORBIDDEN, "forbidden")
+            }
+        }
+    }
+
+    async fn receive(&self, request: &Request) -> Response<Body> {
+        let body: &[u8] = request.body().as_ref();
+        if body.len() > self.max_body_bytes {
+            tracing::warn!(bytes = body.len(), limit = self.max_body_bytes, "notification too large");
+            return text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large");
+        }
+        let signature = request.headers().get(SIGNATURE_HEADER).map(HeaderValue::as_bytes);
+        if let Err(reason) = self.secrets.get().await.app_secrets.verify(signature, body) {
+            tracing::warn!(reason = %reason, bytes = body.len(), "notification refused: bad signature");
+            emit_counts("webhook", &[], &[("SignatureRejected", 1)]);
+            return text(StatusCode::UNAUTHORIZED, "invalid signature");
+        }
+        let parsed = match notification::parse(body) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                tracing::warn!(error = %error, bytes = body.len(), "notification refused: not a JSON object");
+                return text(StatusCode::BAD_REQUEST, "body is not a JSON notification");
+            }
+        };
+        if let Some(object) = &parsed.foreign_object {
+            tracing::info!(object = %object, "ignoring a notification for another object type");
+        }
+        for rejected in &parsed.rejected {
+            tracing::warn!(
+                entry = rejected.entry_index,
+                change = rejected.change_index,
+                account_id = rejected.account_id.as_ref().map(|a| a.as_str()),
+                reason = rejected.reason.as_str(),
+                "skipping an unusable change"
+            );
+        }
+        for (field, count) in &parsed.ignored {
+            tracing::info!(field = %field, count, "ignoring changes of a field we do not handle");
+        }
+
+        let now = self.clock.now();
+        let rejected = parsed.rejected.len();
+        let ignored = parsed.ignored_count();
+        let records: Vec<_> = parsed
+            .comments
+            .into_iter()
+            .map(|c| c.into_record(now, self.retention))
+            .collect();
+        let received = records.len();
+        let own = records.iter().filter(|r| r.status_reason.as_deref() == Some("own_comment")).count();
+        let summary = insert_all(&self.store, records, self.write_concurrency).await;
+
+        emit_counts(
+            "webhook",
+            &[],
+            &[
+                ("CommentsReceived", received as u64),
+                ("CommentsStored", summary.stored as u64),
+                ("DuplicatesSkipped", summary.already_stored as u64),
+                ("OwnCommentsSkipped", own as u64),
+                ("ChangesRejected", rejected as u64),
+                ("ChangesIgnored", ignored as u64),
+                ("StoreFailures", summary.failed.len() as u64),
+            ],
+        );
+        if !summary.all_durable() {
+            for (comment_id, error) in &summary.failed {
+                tracing::error!(
+                    comment_id = %comment_id,
+                    error = %error,
+                    cause = %error_chain(error),
+                    "could not store a comment"
+                );
+            }
+            tracing::error!(
+                received,
+                stored = summary.stored,
+                failed = summary.failed.len(),
+                "answering 503 so that Meta redelivers"
+            );
+            return text(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+        }
+        tracing::info!(
+            received,
+            stored = summary.stored,
+            duplicates = summary.already_stored,
+            own_comments = own,
+            rejected,
+            ignored,
+            "notification stored"
+        );
+        text(StatusCode::OK, "ok")
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut source = error.source();
+    while let Some(e) = source {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
+fn text(status: StatusCode, body: impl Into<Body>) -> Response<Body> {
+    let mut response = Response::new(body.into());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests;
