@@ -1,0 +1,190 @@
+//! What a simulator starts with. The defaults are Meta's documented numbers; tests shrink the windows and limits
+//! so that throttling can be exercised in a second instead of an hour.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use crate::ids::token_fingerprint;
+
+/// Start-up settings; [`crate::Simulator::reset`] returns to them.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Reject comment IDs nobody registered (`100/2534025`) instead of treating them as created when first seen.
+    pub strict_comments: bool,
+    /// Calls per account per `hour_window` for replies to posts, reels and everything but Live (Meta: 750/hour).
+    pub hour_limit: u32,
+    pub hour_window: Duration,
+    /// Calls per account per `live_window` for replies to Live comments (Meta: 100/second).
+    pub live_limit: u32,
+    pub live_window: Duration,
+    /// The token each account (Instagram professional account ID) accepts.
+    pub tokens: HashMap<String, String>,
+    /// A token accepted for every account.
+    pub default_token: Option<String>,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            strict_comments: false,
+            hour_limit: 750,
+            hour_window: Duration::from_secs(3600),
+            live_limit: 100,
+            live_window: Duration::from_secs(1),
+            tokens: HashMap::new(),
+            default_token: None,
+        }
+    }
+}
+
+/// An environment variable that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{var} has an invalid value {value:?}: {expected}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl SimConfig {
+    /// Defaults plus one token accepted for every account.
+    pub fn with_default_token(token: impl Into<String>) -> Self {
+        Self {
+            default_token: Some(token.into()),
+            ..Self::default()
+        }
+    }
+
+    /// Defaults overridden by environment variables, read through `var` so tests need not touch the process
+    /// environment:
+    /// `ACCESS_TOKEN` (accepted for every account), `SIM_TOKENS` (`ig_id=token,ig_id=token`),
+    /// `SIM_STRICT_COMMENTS` (`true`/`1`), `SIM_HOUR_LIMIT`, `SIM_HOUR_WINDOW_SECS`, `SIM_LIVE_LIMIT`,
+    /// `SIM_LIVE_WINDOW_MS`.
+    pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut cfg = Self {
+            default_token: var("ACCESS_TOKEN").filter(|t| !t.is_empty()),
+            ..Self::default()
+        };
+        if let Some(list) = var("SIM_TOKENS") {
+            for pair in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (ig_id, token) = pair.split_once('=').ok_or_else(|| ConfigError {
+                    var: "SIM_TOKENS",
+                    value: redacted(pair),
+                    expected: "comma-separated ig_id=token pairs",
+                })?;
+                cfg.tokens
+                    .insert(ig_id.trim().to_owned(), token.trim().to_owned());
+            }
+        }
+        if let Some(v) = var("SIM_STRICT_COMMENTS") {
+            cfg.strict_comments = match v.trim() {
+                "1" | "true" => true,
+                "0" | "false" | "" => false,
+                _ => {
+                    return Err(ConfigError {
+                        var: "SIM_STRICT_COMMENTS",
+                        value: v,
+                        expected: "true or false",
+                    });
+                }
+            };
+        }
+        let number = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            var(name)
+                .map(|v| {
+                    v.trim().parse::<u32>().map_err(|_| ConfigError {
+                        var: name,
+                        value: v,
+                        expected: "a whole number",
+                    })
+                })
+                .transpose()
+        };
+        if let Some(n) = number("SIM_HOUR_LIMIT")? {
+            cfg.hour_limit = n;
+        }
+        if let Some(n) = number("SIM_HOUR_WINDOW_SECS")? {
+            cfg.hour_window = Duration::from_secs(n.into());
+        }
+        if let Some(n) = number("SIM_LIVE_LIMIT")? {
+            cfg.live_limit = n;
+        }
+        if let Some(n) = number("SIM_LIVE_WINDOW_MS")? {
+            cfg.live_window = Duration::from_millis(n.into());
+        }
+        Ok(cfg)
+    }
+}
+
+/// A malformed `SIM_TOKENS` entry may be a bare token: show only its first characters.
+fn redacted(pair: &str) -> String {
+    format!("{}…", pair.chars().take(4).collect::<String>())
+}
+
+// Tokens are shown as fingerprints only.
+impl fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tokens: HashMap<&str, String> = self
+            .tokens
+            .iter()
+            .map(|(ig, t)| (ig.as_str(), token_fingerprint(t)))
+            .collect();
+        f.debug_struct("SimConfig")
+            .field("strict_comments", &self.strict_comments)
+            .field("hour_limit", &self.hour_limit)
+            .field("hour_window", &self.hour_window)
+            .field("live_limit", &self.live_limit)
+            .field("live_window", &self.live_window)
+            .field("tokens", &tokens)
+            .field(
+                "default_token",
+                &self.default_token.as_deref().map(token_fingerprint),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_defaults() {
+        let cfg = SimConfig::from_env(env(&[
+            ("ACCESS_TOKEN", "any"),
+            ("SIM_TOKENS", "111=a, 222=b"),
+            ("SIM_STRICT_COMMENTS", "true"),
+            ("SIM_HOUR_LIMIT", "3"),
+            ("SIM_LIVE_WINDOW_MS", "250"),
+        ]))
+        .expect("valid environment");
+        assert_eq!(cfg.default_token.as_deref(), Some("any"));
+        assert_eq!(cfg.tokens.get("222").map(String::as_str), Some("b"));
+        assert!(cfg.strict_comments);
+        assert_eq!(cfg.hour_limit, 3);
+        assert_eq!(cfg.hour_window, Duration::from_secs(3600));
+        assert_eq!(cfg.live_window, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_malformed_number_is_an_error_naming_the_variable() {
+        let err = SimConfig::from_env(env(&[("SIM_HOUR_LIMIT", "lots")])).expect_err("invalid");
+        assert_eq!(err.var, "SIM_HOUR_LIMIT");
+    }
+
+    #[test]
+    fn debug_output_shows_fingerprints_not_tokens() {
+        let cfg = SimConfig::with_default_token("EAAGsecret");
+        assert!(!format!("{cfg:?}").contains("EAAGsecret"));
+    }
+}

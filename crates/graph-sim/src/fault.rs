@@ -1,0 +1,171 @@
+//! Faults a test orders in advance: the failures Meta produces rarely and unpredictably (5xx, slow or lost
+//! responses, dropped connections, throttling, blocked accounts) made to happen on the next matching request.
+//! The same type is the JSON body of `POST /_sim/faults`.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One fault, with the requests it applies to and how many times it fires.
+///
+/// JSON: `{"kind":"graph_error","code":190,"subcode":460,"ig_id":"178...","comment_id":"180...","times":1}`;
+/// `ig_id`/`comment_id` absent = any, `times` absent = every matching request until cleared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ig_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+/// What happens to a request the fault applies to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Answer `status` without processing. `body`: a JSON value is sent as JSON, a string as plain text; absent =
+    /// Meta's `code 2` transient JSON for 500, the plain reason phrase for other 5xx, `code 1` JSON otherwise.
+    HttpStatus {
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        body: Option<Value>,
+    },
+    /// Wait `ms` before answering. `deliver: true`: the reply is processed (and recorded if it succeeds) before
+    /// the wait, so a client that times out has still sent it. `deliver: false`: nothing is processed and the
+    /// answer after the wait is a transient `503 code 2`.
+    Delay {
+        ms: u64,
+        #[serde(default)]
+        deliver: bool,
+    },
+    /// Read the request, then close the connection without any response. `process: true`: the reply is
+    /// processed first (sent, but the client never learns it). Needs [`crate::Simulator::serve`].
+    CloseConnection {
+        #[serde(default)]
+        process: bool,
+    },
+    /// Answer this Graph API error instead of processing. Unset fields take Meta's usual values for the code;
+    /// `estimated_time_to_regain_access` (minutes) goes into `X-Business-Use-Case-Usage` at 100%.
+    GraphError {
+        code: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subcode: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        status: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        is_transient: Option<bool>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        estimated_time_to_regain_access: Option<u32>,
+    },
+}
+
+impl FaultKind {
+    /// The name used in the request log.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::HttpStatus { .. } => "http_status",
+            Self::Delay { .. } => "delay",
+            Self::CloseConnection { .. } => "close_connection",
+            Self::GraphError { .. } => "graph_error",
+        }
+    }
+}
+
+impl Fault {
+    /// Applies to every request until cleared; narrow it with the builder methods.
+    pub fn new(kind: FaultKind) -> Self {
+        Self {
+            ig_id: None,
+            comment_id: None,
+            times: None,
+            kind,
+        }
+    }
+
+    pub fn graph_error(code: u32, subcode: Option<u32>) -> Self {
+        Self::new(FaultKind::GraphError {
+            code,
+            subcode,
+            message: None,
+            status: None,
+            is_transient: None,
+            estimated_time_to_regain_access: None,
+        })
+    }
+
+    pub fn http_status(status: u16) -> Self {
+        Self::new(FaultKind::HttpStatus { status, body: None })
+    }
+
+    pub fn delay(wait: Duration, deliver: bool) -> Self {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        Self::new(FaultKind::Delay { ms, deliver })
+    }
+
+    pub fn close_connection(process: bool) -> Self {
+        Self::new(FaultKind::CloseConnection { process })
+    }
+
+    /// Fire `n` times, then disappear.
+    pub fn times(mut self, n: u32) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    pub fn once(self) -> Self {
+        self.times(1)
+    }
+
+    pub fn for_account(mut self, ig_id: impl Into<String>) -> Self {
+        self.ig_id = Some(ig_id.into());
+        self
+    }
+
+    pub fn for_comment(mut self, comment_id: impl Into<String>) -> Self {
+        self.comment_id = Some(comment_id.into());
+        self
+    }
+
+    pub(crate) fn matches(&self, ig_id: &str, comment_id: Option<&str>) -> bool {
+        self.ig_id.as_deref().is_none_or(|want| want == ig_id)
+            && self
+                .comment_id
+                .as_deref()
+                .is_none_or(|want| Some(want) == comment_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_reads_from_flat_json() {
+        let f: Fault = serde_json::from_str(
+            r#"{"kind":"graph_error","code":551,"subcode":1545041,"comment_id":"c1","times":2}"#,
+        )
+        .expect("valid fault");
+        assert_eq!(
+            f,
+            Fault::graph_error(551, Some(1545041))
+                .for_comment("c1")
+                .times(2)
+        );
+    }
+
+    #[test]
+    fn a_fault_narrowed_to_a_comment_skips_other_comments_and_accounts() {
+        let f = Fault::http_status(500).for_account("a").for_comment("c1");
+        assert!(f.matches("a", Some("c1")));
+        assert!(!f.matches("a", Some("c2")));
+        assert!(!f.matches("b", Some("c1")));
+        assert!(!f.matches("a", None));
+        assert!(Fault::http_status(500).matches("any", None));
+    }
+}

@@ -1,0 +1,32 @@
+//! A faithful stand-in for Meta's Graph API private-reply endpoint (`POST /{version}/{ig_id}/messages`), for
+//! end-to-end tests and the local stack, where Meta cannot be reached. It enforces what the product must cope
+//! with (one reply per comment, the 7-day and Live windows, tokens, 1000-byte texts, per-account rate limits)
+//! and lets a test order the rare failures (5xx, lost responses, dropped connections, any Graph error code) on
+//! demand, with a simulated clock that can jump days. Drive it from Rust through [`Simulator`], or over HTTP
+//! under `/_sim/`.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use graph_sim::{Fault, SimConfig, Simulator};
+//! let running = Simulator::new(SimConfig::with_default_token("token")).serve(([127, 0, 0, 1], 0).into()).await?;
+//! running.sim.inject(Fault::http_status(500).once());
+//! // POST {running.base_url}/v25.0/{ig_id}/messages ...
+//! running.shutdown().await
+//! # }
+//! ```
+
+mod config;
+mod errors;
+mod fault;
+mod http;
+mod ids;
+mod rate;
+mod server;
+mod sim;
+
+pub use config::{ConfigError, SimConfig};
+pub use fault::{Fault, FaultKind};
+pub use server::RunningSim;
+pub use sim::{
+    CommentSpec, DeliveredReply, LoggedRequest, MAX_TEXT_BYTES, REPLY_WINDOW, Simulator,
+};

@@ -1,0 +1,916 @@
+//! The simulator's state and rules: which token opens which account, which comments exist and how old they are,
+//! which already got their one reply, the simulated clock, the call budgets, pending faults, and the log. All
+//! decisions are synchronous and made under one lock, so that the order of events is the order of the log.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Value, json};
+
+use crate::config::SimConfig;
+use crate::errors::{GraphError, SUB_NOT_REPLYABLE, SUB_OUTSIDE_WINDOW, SUB_TOKEN_EXPIRED};
+use crate::fault::{Fault, FaultKind};
+use crate::ids::{commenter_id_for, message_id, token_fingerprint};
+use crate::rate::{Bucket, Limit, RateLimiter, Usage};
+
+/// Longest private reply Meta accepts, in UTF-8 bytes.
+pub const MAX_TEXT_BYTES: usize = 1000;
+/// How long after its creation a comment can get a private reply.
+pub const REPLY_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A comment the simulator should know about. JSON body of `POST /_sim/comments`; `created_at` there is
+/// RFC 3339 or unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentSpec {
+    pub comment_id: String,
+    /// The account the comment was made on.
+    pub ig_id: String,
+    /// The commenter's IGSID, returned as `recipient_id`; derived from the comment ID when absent.
+    #[serde(default)]
+    pub commenter_id: Option<String>,
+    /// Absent = now (simulated).
+    #[serde(default, deserialize_with = "rfc3339_or_unix")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub media_id: Option<String>,
+    /// `FEED`, `REELS`, `STORY`, `AD`, `LIVE`…; `LIVE` makes the comment a Live comment.
+    #[serde(default)]
+    pub media_product_type: Option<String>,
+    /// A Live comment: replies only while the broadcast lasts, counted against the per-second budget.
+    #[serde(default)]
+    pub live: bool,
+}
+
+impl CommentSpec {
+    pub fn new(comment_id: impl Into<String>, ig_id: impl Into<String>) -> Self {
+        Self {
+            comment_id: comment_id.into(),
+            ig_id: ig_id.into(),
+            commenter_id: None,
+            created_at: None,
+            media_id: None,
+            media_product_type: None,
+            live: false,
+        }
+    }
+
+    pub fn created_at(mut self, at: DateTime<Utc>) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// A comment on the Live broadcast `media_id`.
+    pub fn live_on(mut self, media_id: impl Into<String>) -> Self {
+        self.media_id = Some(media_id.into());
+        self.media_product_type = Some("LIVE".into());
+        self.live = true;
+        self
+    }
+}
+
+/// One request to the messages endpoint, in arrival order. Never holds the token, only its fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedRequest {
+    pub seq: u64,
+    /// Simulated time of arrival.
+    pub at: DateTime<Utc>,
+    pub version: String,
+    pub ig_id: String,
+    pub comment_id: Option<String>,
+    pub token_fingerprint: Option<String>,
+    /// UTF-8 bytes.
+    pub text_len: Option<usize>,
+    pub text: Option<String>,
+    /// HTTP status answered; `None` when the connection was closed instead.
+    pub status: Option<u16>,
+    pub code: Option<u32>,
+    pub subcode: Option<u32>,
+    /// Set when the reply was delivered.
+    pub message_id: Option<String>,
+    /// The injected fault that applied, if any (`http_status`, `delay`, `close_connection`, `graph_error`).
+    pub fault: Option<String>,
+}
+
+/// A private reply that reached the commenter (at most one per comment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveredReply {
+    pub comment_id: String,
+    pub ig_id: String,
+    pub recipient_id: String,
+    pub message_id: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The simulator: shared state behind an `Arc`, cheap to clone. Every control operation is a method here and
+/// an HTTP route under `/_sim/`.
+#[derive(Clone)]
+pub struct Simulator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: SimConfig,
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("cfg", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Simulator {
+    fn default() -> Self {
+        Self::new(SimConfig::default())
+    }
+}
+
+impl Simulator {
+    pub fn new(cfg: SimConfig) -> Self {
+        let state = Mutex::new(State::new(&cfg));
+        Self {
+            inner: Arc::new(Inner { cfg, state }),
+        }
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.inner.cfg
+    }
+
+    /// Makes `token` the one token account `ig_id` accepts (the previous one stops working) and un-expires it.
+    pub fn set_token(&self, ig_id: &str, token: &str) {
+        let mut st = self.lock();
+        st.expired.remove(token);
+        st.tokens.insert(ig_id.to_owned(), token.to_owned());
+    }
+
+    /// Sets or removes the token accepted for every account.
+    pub fn set_default_token(&self, token: Option<&str>) {
+        let mut st = self.lock();
+        if let Some(t) = token {
+            st.expired.remove(t);
+        }
+        st.default_token = token.map(str::to_owned);
+    }
+
+    /// From now on `token` gets `190/463` until it is set again.
+    pub fn expire_token(&self, token: &str) {
+        let mut st = self.lock();
+        let now = st.now();
+        st.expired.insert(token.to_owned(), now);
+    }
+
+    /// Adds or replaces a comment.
+    pub fn register_comment(&self, spec: CommentSpec) {
+        let mut st = self.lock();
+        let now = st.now();
+        let comment = Comment {
+            live: spec.live || spec.media_product_type.as_deref() == Some("LIVE"),
+            commenter_id: spec
+                .commenter_id
+                .unwrap_or_else(|| commenter_id_for(&spec.comment_id)),
+            created_at: spec.created_at.unwrap_or(now),
+            ig_id: spec.ig_id,
+            media_id: spec.media_id,
+            live_ended: false,
+        };
+        st.comments.insert(spec.comment_id, comment);
+    }
+
+    /// Ends the Live broadcast `media_id`: its comments, registered before or after, get `10/2534022`.
+    pub fn end_live_media(&self, media_id: &str) {
+        self.lock().ended_media.insert(media_id.to_owned());
+    }
+
+    /// Ends the Live broadcast of comment `comment_id` (and of its media, when known).
+    pub fn end_live_comment(&self, comment_id: &str) {
+        let mut st = self.lock();
+        let media = st.comments.get_mut(comment_id).and_then(|c| {
+            c.live_ended = true;
+            c.media_id.clone()
+        });
+        if let Some(m) = media {
+            st.ended_media.insert(m);
+        }
+    }
+
+    /// Moves the simulated clock forward.
+    pub fn advance_clock(&self, by: Duration) {
+        let mut st = self.lock();
+        st.offset += TimeDelta::from_std(by).unwrap_or(TimeDelta::MAX);
+    }
+
+    /// Simulated now: real time plus every [`Self::advance_clock`] so far.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.lock().now()
+    }
+
+    /// Queues a fault; faults are tried in the order they were added. `times: Some(0)` is ignored.
+    pub fn inject(&self, fault: Fault) {
+        if fault.times != Some(0) {
+            self.lock().faults.push(fault);
+        }
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Every request to the messages endpoint, in order.
+    pub fn log(&self) -> Vec<LoggedRequest> {
+        self.lock().log.clone()
+    }
+
+    /// Replies actually delivered, in order.
+    pub fn replies(&self) -> Vec<DeliveredReply> {
+        self.lock().replies.clone()
+    }
+
+    /// Delivered replies to `comment_id`: 0 or 1, since Meta refuses a second one.
+    pub fn reply_count_for(&self, comment_id: &str) -> usize {
+        self.lock()
+            .replies
+            .iter()
+            .filter(|r| r.comment_id == comment_id)
+            .count()
+    }
+
+    /// Back to the start-up configuration: tokens, no comments, no faults, no log, clock at real time.
+    pub fn reset(&self) {
+        *self.lock() = State::new(&self.inner.cfg);
+    }
+
+    /// Takes the first pending fault that applies to this request, using up one of its `times`.
+    pub(crate) fn take_fault(&self, call: &ReplyCall) -> Option<FaultKind> {
+        let mut st = self.lock();
+        let idx = st
+            .faults
+            .iter()
+            .position(|f| f.matches(&call.ig_id, call.comment_id.as_deref()))?;
+        let fault = &mut st.faults[idx];
+        let kind = fault.kind.clone();
+        let used_up = fault.times.as_mut().is_some_and(|n| {
+            *n = n.saturating_sub(1);
+            *n == 0
+        });
+        if used_up {
+            st.faults.remove(idx);
+        }
+        Some(kind)
+    }
+
+    /// Decides the answer to one request (under `fault`, if one applies) and logs it.
+    pub(crate) fn respond(&self, call: &ReplyCall, fault: Option<&FaultKind>) -> Answer {
+        let mut st = self.lock();
+        let now = st.now();
+        let answer = match fault {
+            Some(FaultKind::HttpStatus { status, body }) => {
+                Answer::http_status(*status, body.as_ref())
+            }
+            Some(FaultKind::Delay { deliver: false, .. }) => {
+                let mut e = GraphError::new(2, None);
+                e.status = 503;
+                Answer::error(e, None)
+            }
+            Some(FaultKind::CloseConnection { process: false }) => Answer::closed(),
+            _ => st.decide(&self.inner.cfg, call, fault, now),
+        };
+        st.record(call, &answer, fault, now);
+        answer
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A request to `POST /{version}/{ig_id}/messages`, read leniently so that even a malformed one can be logged
+/// and matched against faults.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReplyCall {
+    pub version: String,
+    pub ig_id: String,
+    pub token: Option<String>,
+    pub comment_id: Option<String>,
+    pub text: Option<String>,
+    /// Why the body does not have the expected shape, as Meta would word it.
+    pub shape_error: Option<&'static str>,
+}
+
+impl ReplyCall {
+    /// `token` comes from the `Authorization` header or the query; an `access_token` body field is the fallback.
+    pub fn parse(version: String, ig_id: String, token: Option<String>, body: &[u8]) -> Self {
+        let mut call = Self {
+            version,
+            ig_id,
+            token,
+            ..Self::default()
+        };
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+            call.shape_error = Some("(#100) The request body must be a JSON object");
+            return call;
+        };
+        if call.token.is_none() {
+            call.token = body
+                .get("access_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        // Meta also accepts each parameter as a JSON-encoded string.
+        let param = |name: &str| match body.get(name) {
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok(),
+            other => other.cloned(),
+        };
+        let recipient = param("recipient");
+        let message = param("message");
+        call.comment_id = recipient
+            .as_ref()
+            .and_then(|r| r.get("comment_id"))
+            .and_then(|id| match id {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+        call.text = message
+            .as_ref()
+            .and_then(|m| m.get("text"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        call.shape_error = match (&recipient, &call.comment_id, &message, &call.text) {
+            (None, ..) => Some("(#100) The parameter recipient is required"),
+            (_, None, ..) => Some("(#100) Param recipient[comment_id] must be a valid comment ID"),
+            (_, _, None, _) => Some("(#100) The parameter message is required"),
+            (.., None) => Some("(#100) Param message[text] must be a UTF-8 encoded string"),
+            _ => None,
+        };
+        call
+    }
+}
+
+/// What to send back, independent of the HTTP framework.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: AnswerBody,
+    /// For `X-Business-Use-Case-Usage` / `X-App-Usage`; `None` when the call was not attributed to the account.
+    pub usage: Option<Usage>,
+    pub code: Option<u32>,
+    pub subcode: Option<u32>,
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AnswerBody {
+    Json(Value),
+    Text(String),
+    /// No response: the connection is closed.
+    None,
+}
+
+impl Answer {
+    fn error(e: GraphError, usage: Option<Usage>) -> Self {
+        Self {
+            status: e.status,
+            body: AnswerBody::Json(e.body()),
+            usage,
+            code: Some(e.code),
+            subcode: e.subcode,
+            message_id: None,
+        }
+    }
+
+    fn closed() -> Self {
+        Self {
+            status: 0,
+            body: AnswerBody::None,
+            usage: None,
+            code: None,
+            subcode: None,
+            message_id: None,
+        }
+    }
+
+    fn http_status(status: u16, body: Option<&Value>) -> Self {
+        let body = match body {
+            Some(Value::String(text)) => AnswerBody::Text(text.clone()),
+            Some(json) => AnswerBody::Json(json.clone()),
+            None if status == 500 => AnswerBody::Json(GraphError::new(2, None).body()),
+            None if status >= 500 => AnswerBody::Text(reason_phrase(status).to_owned()),
+            None => AnswerBody::Json(GraphError::new(1, None).body()),
+        };
+        let field = |name: &str| match &body {
+            AnswerBody::Json(v) => v["error"][name]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok()),
+            _ => None,
+        };
+        Self {
+            status,
+            code: field("code"),
+            subcode: field("error_subcode"),
+            body,
+            usage: None,
+            message_id: None,
+        }
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Server Error",
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Comment {
+    ig_id: String,
+    commenter_id: String,
+    created_at: DateTime<Utc>,
+    media_id: Option<String>,
+    live: bool,
+    live_ended: bool,
+}
+
+#[derive(Debug)]
+struct State {
+    tokens: HashMap<String, String>,
+    default_token: Option<String>,
+    /// Expired token -> when it expired.
+    expired: HashMap<String, DateTime<Utc>>,
+    comments: HashMap<String, Comment>,
+    ended_media: HashSet<String>,
+    offset: TimeDelta,
+    faults: Vec<Fault>,
+    rate: RateLimiter,
+    log: Vec<LoggedRequest>,
+    replies: Vec<DeliveredReply>,
+}
+
+impl State {
+    fn new(cfg: &SimConfig) -> Self {
+        Self {
+            tokens: cfg.tokens.clone(),
+            default_token: cfg.default_token.clone(),
+            expired: HashMap::new(),
+            comments: HashMap::new(),
+            ended_media: HashSet::new(),
+            offset: TimeDelta::zero(),
+            faults: Vec::new(),
+            rate: RateLimiter::default(),
+            log: Vec::new(),
+            replies: Vec::new(),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+            .checked_add_signed(self.offset)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Meta's checks in order: path, token, call budget, injected error, body, comment eligibility.
+    fn decide(
+        &mut self,
+        cfg: &SimConfig,
+        call: &ReplyCall,
+        fault: Option<&FaultKind>,
+        now: DateTime<Utc>,
+    ) -> Answer {
+        if !is_version(&call.version) {
+            let e = GraphError::new(2500, None).with_message(format!(
+                "Unknown path components: /{}/{}/messages",
+                call.version, call.ig_id
+            ));
+            return Answer::error(e, None);
+        }
+        if let Err(e) = self.check_token(&call.ig_id, call.token.as_deref(), now) {
+            return Answer::error(e, None);
+        }
+        let comment = call
+            .comment_id
+            .as_deref()
+            .and_then(|id| self.comment_seen(cfg, id, &call.ig_id, now));
+        let (bucket, limit) = match comment {
+            Some(Comment { live: true, .. }) => (
+                Bucket::Live,
+                Limit {
+                    calls: cfg.live_limit,
+                    window: cfg.live_window,
+                },
+            ),
+            _ => (
+                Bucket::Hour,
+                Limit {
+                    calls: cfg.hour_limit,
+                    window: cfg.hour_window,
+                },
+            ),
+        };
+        let counted = self.rate.call(&call.ig_id, bucket, limit, now);
+        // An injected error was already used up by this call, so it wins over throttling.
+        if let Some(FaultKind::GraphError {
+            code,
+            subcode,
+            message,
+            status,
+            is_transient,
+            estimated_time_to_regain_access,
+        }) = fault
+        {
+            let mut e = GraphError::new(*code, *subcode);
+            e.status = status.unwrap_or(e.status);
+            e.is_transient = is_transient.unwrap_or(e.is_transient);
+            if let Some(m) = message {
+                e.message.clone_from(m);
+            }
+            let usage = counted.unwrap_or_else(|throttled| throttled);
+            let usage = estimated_time_to_regain_access.map_or(usage, |minutes| Usage {
+                percent: 100,
+                regain_minutes: minutes,
+            });
+            return Answer::error(e, Some(usage));
+        }
+        let usage = match counted {
+            Ok(usage) => usage,
+            Err(throttled) => return Answer::error(GraphError::new(613, None), Some(throttled)),
+        };
+        match self.check_reply(call, comment.as_ref(), now) {
+            Err(e) => Answer::error(e, Some(usage)),
+            Ok((comment_id, text, comment)) => {
+                let id = message_id(&call.ig_id);
+                self.replies.push(DeliveredReply {
+                    comment_id: comment_id.to_owned(),
+                    ig_id: call.ig_id.clone(),
+                    recipient_id: comment.commenter_id.clone(),
+                    message_id: id.clone(),
+                    text: text.to_owned(),
+                    at: now,
+                });
+                Answer {
+                    status: 200,
+                    body: AnswerBody::Json(
+                        json!({ "recipient_id": comment.commenter_id, "message_id": id }),
+                    ),
+                    usage: Some(usage),
+                    code: None,
+                    subcode: None,
+                    message_id: Some(id),
+                }
+            }
+        }
+    }
+
+    fn check_token(
+        &self,
+        ig_id: &str,
+        token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), GraphError> {
+        let Some(token) = token else {
+            return Err(GraphError::new(104, None));
+        };
+        if let Some(expired_at) = self.expired.get(token) {
+            let fmt = "%A, %d-%b-%y %H:%M:%S UTC";
+            return Err(
+                GraphError::new(190, Some(SUB_TOKEN_EXPIRED)).with_message(format!(
+                    "Error validating access token: Session has expired on {}. The current time is {}.",
+                    expired_at.format(fmt),
+                    now.format(fmt)
+                )),
+            );
+        }
+        let accepted = self.tokens.get(ig_id).is_some_and(|t| t == token)
+            || self.default_token.as_deref() == Some(token);
+        if accepted {
+            Ok(())
+        } else {
+            Err(GraphError::new(190, None))
+        }
+    }
+
+    /// The comment, registering it as created now when unknown (unless comments are strict).
+    fn comment_seen(
+        &mut self,
+        cfg: &SimConfig,
+        comment_id: &str,
+        ig_id: &str,
+        now: DateTime<Utc>,
+    ) -> Option<Comment> {
+        if let Some(c) = self.comments.get(comment_id) {
+            return Some(c.clone());
+        }
+        if cfg.strict_comments {
+            return None;
+        }
+        let c = Comment {
+            ig_id: ig_id.to_owned(),
+            commenter_id: commenter_id_for(comment_id),
+            created_at: now,
+            media_id: None,
+            live: false,
+            live_ended: false,
+        };
+        self.comments.insert(comment_id.to_owned(), c.clone());
+        Some(c)
+    }
+
+    fn check_reply<'a>(
+        &self,
+        call: &'a ReplyCall,
+        comment: Option<&'a Comment>,
+        now: DateTime<Utc>,
+    ) -> Result<(&'a str, &'a str, &'a Comment), GraphError> {
+        let invalid = |msg: &str| GraphError::new(100, None).with_message(msg);
+        let (Some(comment_id), Some(text), None) = (
+            call.comment_id.as_deref(),
+            call.text.as_deref(),
+            call.shape_error,
+        ) else {
+            return Err(invalid(
+                call.shape_error.unwrap_or("(#100) Invalid parameter"),
+            ));
+        };
+        if text.is_empty() {
+            return Err(invalid(
+                "(#100) Param message[text] must be a non-empty UTF-8 encoded string",
+            ));
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(invalid(
+                "(#100) Param message[text] must be at most 1000 bytes of UTF-8 encoded text",
+            ));
+        }
+        let Some(comment) = comment else {
+            return Err(GraphError::new(100, Some(SUB_NOT_REPLYABLE)));
+        };
+        if comment.ig_id != call.ig_id {
+            return Err(GraphError::new(100, Some(33)).with_message(format!(
+                "Unsupported post request. Object with ID '{comment_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            )));
+        }
+        if self.replies.iter().any(|r| r.comment_id == comment_id) {
+            return Err(GraphError::new(100, Some(SUB_NOT_REPLYABLE)));
+        }
+        let outside = if comment.live {
+            comment.live_ended
+                || comment
+                    .media_id
+                    .as_ref()
+                    .is_some_and(|m| self.ended_media.contains(m))
+        } else {
+            let window = TimeDelta::from_std(REPLY_WINDOW).unwrap_or(TimeDelta::MAX);
+            now > comment.created_at + window
+        };
+        if outside {
+            return Err(GraphError::new(10, Some(SUB_OUTSIDE_WINDOW)));
+        }
+        Ok((comment_id, text, comment))
+    }
+
+    fn record(
+        &mut self,
+        call: &ReplyCall,
+        answer: &Answer,
+        fault: Option<&FaultKind>,
+        now: DateTime<Utc>,
+    ) {
+        let closed = matches!(fault, Some(FaultKind::CloseConnection { .. }));
+        let status = (!closed).then_some(answer.status);
+        let fault = fault.map(FaultKind::label);
+        tracing::info!(
+            ig_id = %call.ig_id,
+            comment_id = call.comment_id.as_deref(),
+            status,
+            code = answer.code,
+            subcode = answer.subcode,
+            fault,
+            "private reply request"
+        );
+        let seq = u64::try_from(self.log.len()).unwrap_or(u64::MAX);
+        self.log.push(LoggedRequest {
+            seq,
+            at: now,
+            version: call.version.clone(),
+            ig_id: call.ig_id.clone(),
+            comment_id: call.comment_id.clone(),
+            token_fingerprint: call.token.as_deref().map(token_fingerprint),
+            text_len: call.text.as_ref().map(String::len),
+            text: call.text.clone(),
+            status,
+            code: answer.code,
+            subcode: answer.subcode,
+            message_id: answer.message_id.clone(),
+            fault: fault.map(str::to_owned),
+        });
+    }
+}
+
+/// `vNN.N`, as in `v25.0`.
+fn is_version(v: &str) -> bool {
+    v.strip_prefix('v')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            [major, minor]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        })
+}
+
+fn rfc3339_or_unix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum When {
+        Unix(i64),
+        Text(String),
+    }
+    match Option::<When>::deserialize(d)? {
+        None => Ok(None),
+        Some(When::Unix(secs)) => DateTime::from_timestamp(secs, 0)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("unix seconds out of range")),
+        Some(When::Text(s)) => DateTime::parse_from_rfc3339(&s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IG: &str = "17841401906857599";
+
+    fn sim() -> Simulator {
+        let mut cfg = SimConfig::default();
+        cfg.tokens.insert(IG.into(), "tok".into());
+        Simulator::new(cfg)
+    }
+
+    fn call(comment_id: &str, text: &str) -> ReplyCall {
+        let body = json!({"recipient": {"comment_id": comment_id}, "message": {"text": text}});
+        ReplyCall::parse(
+            "v25.0".into(),
+            IG.into(),
+            Some("tok".into()),
+            body.to_string().as_bytes(),
+        )
+    }
+
+    fn codes(a: &Answer) -> (u16, Option<u32>, Option<u32>) {
+        (a.status, a.code, a.subcode)
+    }
+
+    #[test]
+    fn versions_must_look_like_v_major_dot_minor() {
+        assert!(is_version("v25.0"));
+        assert!(is_version("v3.10"));
+        assert!(!is_version("25.0"));
+        assert!(!is_version("v25"));
+        assert!(!is_version("v2x.0"));
+    }
+
+    #[test]
+    fn a_body_may_carry_parameters_as_json_encoded_strings() {
+        let body = br#"{"recipient":"{\"comment_id\":\"c1\"}","message":"{\"text\":\"hi\"}","access_token":"t"}"#;
+        let c = ReplyCall::parse("v25.0".into(), IG.into(), None, body);
+        assert_eq!(c.comment_id.as_deref(), Some("c1"));
+        assert_eq!(c.text.as_deref(), Some("hi"));
+        assert_eq!(c.token.as_deref(), Some("t"));
+        assert_eq!(c.shape_error, None);
+    }
+
+    #[test]
+    fn a_body_without_recipient_is_an_invalid_parameter() {
+        let s = sim();
+        let c = ReplyCall::parse(
+            "v25.0".into(),
+            IG.into(),
+            Some("tok".into()),
+            br#"{"message":{"text":"x"}}"#,
+        );
+        assert_eq!(codes(&s.respond(&c, None)), (400, Some(100), None));
+    }
+
+    #[test]
+    fn a_registered_comment_replies_to_its_commenter() {
+        let s = sim();
+        let mut spec = CommentSpec::new("c1", IG);
+        spec.commenter_id = Some("2706325442860345".into());
+        s.register_comment(spec);
+        let a = s.respond(&call("c1", "hello"), None);
+        let AnswerBody::Json(body) = &a.body else {
+            panic!("expected JSON, got {a:?}");
+        };
+        assert_eq!(body["recipient_id"], "2706325442860345");
+        assert_eq!(s.reply_count_for("c1"), 1);
+    }
+
+    #[test]
+    fn a_comment_is_replyable_until_exactly_seven_days_after_creation() {
+        let s = sim();
+        let created = s.now() - TimeDelta::days(7) + TimeDelta::seconds(30);
+        s.register_comment(CommentSpec::new("c1", IG).created_at(created));
+        s.register_comment(CommentSpec::new("c2", IG).created_at(created));
+        assert_eq!(s.respond(&call("c1", "hi"), None).status, 200);
+        s.advance_clock(Duration::from_secs(60));
+        assert_eq!(
+            codes(&s.respond(&call("c2", "hi"), None)),
+            (400, Some(10), Some(2534022))
+        );
+    }
+
+    #[test]
+    fn a_comment_of_another_account_is_not_found() {
+        let s = sim();
+        s.register_comment(CommentSpec::new("c1", "other"));
+        assert_eq!(
+            codes(&s.respond(&call("c1", "hi"), None)),
+            (400, Some(100), Some(33))
+        );
+    }
+
+    #[test]
+    fn strict_mode_rejects_unknown_comments() {
+        let mut cfg = SimConfig::with_default_token("tok");
+        cfg.strict_comments = true;
+        let s = Simulator::new(cfg);
+        assert_eq!(
+            codes(&s.respond(&call("nope", "hi"), None)),
+            (400, Some(100), Some(2534025))
+        );
+    }
+
+    #[test]
+    fn a_missing_token_is_code_104_and_an_expired_one_190_463() {
+        let s = sim();
+        let mut c = call("c1", "hi");
+        c.token = None;
+        assert_eq!(codes(&s.respond(&c, None)), (400, Some(104), None));
+        s.expire_token("tok");
+        assert_eq!(
+            codes(&s.respond(&call("c1", "hi"), None)),
+            (400, Some(190), Some(463))
+        );
+        s.set_token(IG, "tok");
+        assert_eq!(s.respond(&call("c1", "hi"), None).status, 200);
+    }
+
+    #[test]
+    fn a_fault_with_times_is_used_up_and_then_gone() {
+        let s = sim();
+        s.inject(Fault::http_status(503).times(2));
+        let c = call("c1", "hi");
+        for _ in 0..2 {
+            let f = s.take_fault(&c);
+            assert_eq!(
+                f,
+                Some(FaultKind::HttpStatus {
+                    status: 503,
+                    body: None
+                })
+            );
+        }
+        assert_eq!(s.take_fault(&c), None);
+    }
+
+    #[test]
+    fn the_log_keeps_a_fingerprint_never_the_token() {
+        let s = sim();
+        s.respond(&call("c1", "hi"), None);
+        let log = s.log();
+        assert_eq!(log.len(), 1);
+        let fp = log[0].token_fingerprint.clone().unwrap_or_default();
+        assert!(fp.starts_with("sha256:") && !fp.contains("tok"));
+        assert!(
+            !serde_json::to_string(&log)
+                .unwrap_or_default()
+                .contains("\"tok\"")
+        );
+    }
+
+    #[test]
+    fn created_at_reads_rfc3339_or_unix_seconds() {
+        let a: CommentSpec = serde_json::from_str(
+            r#"{"comment_id":"c","ig_id":"i","created_at":"2026-07-01T00:00:00Z"}"#,
+        )
+        .expect("rfc3339");
+        let b: CommentSpec =
+            serde_json::from_str(r#"{"comment_id":"c","ig_id":"i","created_at":1782864000}"#)
+                .expect("unix");
+        assert_eq!(a.created_at, b.created_at);
+        assert!(a.created_at.is_some());
+    }
+}

@@ -1,0 +1,528 @@
+//! The simulator over real HTTP, as the product's client and the end-to-end tests see it: Meta's answers for
+//! each rule, the usage headers, the injected faults, and the `/_sim/` control routes.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use graph_sim::{CommentSpec, Fault, RunningSim, SimConfig, Simulator};
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+const IG: &str = "17841401906857599";
+const TOKEN: &str = "IGAAtest-token-for-account";
+
+struct TestSim {
+    running: RunningSim,
+    client: reqwest::Client,
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn codes(&self) -> (u16, Option<u64>, Option<u64>) {
+        let e = &self.body["error"];
+        (self.status, e["code"].as_u64(), e["error_subcode"].as_u64())
+    }
+
+    fn usage(&self) -> Value {
+        let raw = self.headers["x-business-use-case-usage"].to_str().unwrap();
+        serde_json::from_str::<Value>(raw).unwrap()[IG][0].clone()
+    }
+}
+
+async fn spawn_sim(tune: impl FnOnce(&mut SimConfig)) -> TestSim {
+    let mut cfg = SimConfig::default();
+    cfg.tokens.insert(IG.into(), TOKEN.into());
+    tune(&mut cfg);
+    let running = Simulator::new(cfg)
+        .serve(([127, 0, 0, 1], 0).into())
+        .await
+        .unwrap();
+    // No pooled connections: a connection closed by a fault must not be silently retried.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    TestSim { running, client }
+}
+
+fn body(comment_id: &str, text: &str) -> Value {
+    json!({"recipient": {"comment_id": comment_id}, "message": {"text": text}})
+}
+
+impl TestSim {
+    fn sim(&self) -> &Simulator {
+        &self.running.sim
+    }
+
+    fn messages_url(&self) -> String {
+        self.running.url(&format!("/v25.0/{IG}/messages"))
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> reqwest::Result<Answer> {
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    async fn reply_with(&self, token: &str, comment_id: &str, text: &str) -> Answer {
+        let req = self
+            .client
+            .post(self.messages_url())
+            .bearer_auth(token)
+            .json(&body(comment_id, text));
+        self.send(req).await.unwrap()
+    }
+
+    async fn reply(&self, comment_id: &str, text: &str) -> Answer {
+        self.reply_with(TOKEN, comment_id, text).await
+    }
+
+    /// A reply whose response never arrives: the client error.
+    async fn reply_expecting_failure(&self, comment_id: &str, timeout: Duration) -> reqwest::Error {
+        let req = self
+            .client
+            .post(self.messages_url())
+            .bearer_auth(TOKEN)
+            .timeout(timeout)
+            .json(&body(comment_id, "hello"));
+        self.send(req).await.unwrap_err()
+    }
+
+    async fn control(&self, path: &str, payload: Value) -> Value {
+        let resp = self
+            .client
+            .post(self.running.url(path))
+            .json(&payload)
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let resp = self
+            .client
+            .get(self.running.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+        resp.json().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_reply_to_a_fresh_comment_returns_the_commenter_and_an_opaque_message_id() {
+    let t = spawn_sim(|_| {}).await;
+    let mut spec = CommentSpec::new("18058455121735594", IG);
+    spec.commenter_id = Some("2706325442860345".into());
+    t.sim().register_comment(spec);
+
+    let a = t
+        .reply("18058455121735594", "Thanks! Here is the link.")
+        .await;
+
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["recipient_id"], "2706325442860345");
+    let message_id = a.body["message_id"].as_str().unwrap();
+    assert!(message_id.starts_with("aWdfZ"), "{message_id}");
+    assert_eq!(a.usage()["type"], "instagram");
+    assert!(a.headers.contains_key("x-app-usage"));
+    let replies = t.sim().replies();
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].message_id, message_id);
+    assert_eq!(replies[0].text, "Thanks! Here is the link.");
+}
+
+#[tokio::test]
+async fn a_second_reply_to_the_same_comment_is_refused_with_100_2534025() {
+    let t = spawn_sim(|_| {}).await;
+    assert_eq!(t.reply("c1", "first").await.status, 200);
+
+    let again = t.reply("c1", "second").await;
+
+    assert_eq!(again.codes(), (400, Some(100), Some(2534025)));
+    assert!(again.body["error"]["fbtrace_id"].is_string());
+    assert_eq!(t.sim().reply_count_for("c1"), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_token_gets_190_and_sending_resumes_once_the_token_is_fixed() {
+    let t = spawn_sim(|_| {}).await;
+
+    let refused = t.reply_with("IGAAnew-token", "c1", "hello").await;
+    assert_eq!(refused.codes(), (400, Some(190), None));
+    assert_eq!(refused.body["error"]["type"], "OAuthException");
+    assert_eq!(t.sim().reply_count_for("c1"), 0);
+
+    t.control(
+        "/_sim/tokens",
+        json!({"ig_id": IG, "token": "IGAAnew-token"}),
+    )
+    .await;
+
+    assert_eq!(
+        t.reply_with("IGAAnew-token", "c1", "hello").await.status,
+        200
+    );
+    assert_eq!(
+        t.reply_with(TOKEN, "c2", "hello").await.codes().1,
+        Some(190)
+    );
+}
+
+#[tokio::test]
+async fn an_expired_token_gets_190_463() {
+    let t = spawn_sim(|_| {}).await;
+    t.control("/_sim/tokens/expire", json!({"token": TOKEN}))
+        .await;
+
+    let a = t.reply("c1", "hello").await;
+
+    assert_eq!(a.codes(), (400, Some(190), Some(463)));
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+
+#[tokio::test]
+async fn the_access_token_query_parameter_is_accepted_like_the_header() {
+    let t = spawn_sim(|_| {}).await;
+    let url = format!("{}?access_token={TOKEN}", t.messages_url());
+
+    let a = t
+        .send(t.client.post(url).json(&body("c1", "hello")))
+        .await
+        .unwrap();
+
+    assert_eq!(a.status, 200);
+}
+
+#[tokio::test]
+async fn a_comment_registered_eight_days_ago_is_outside_the_allowed_window() {
+    let t = spawn_sim(|_| {}).await;
+    let created = (Utc::now() - TimeDelta::days(8)).to_rfc3339();
+    t.control(
+        "/_sim/comments",
+        json!({"comment_id": "old", "ig_id": IG, "created_at": created, "media_product_type": "REELS"}),
+    )
+    .await;
+
+    let a = t.reply("old", "hello").await;
+
+    assert_eq!(a.codes(), (400, Some(10), Some(2534022)));
+    assert_eq!(t.sim().reply_count_for("old"), 0);
+}
+
+#[tokio::test]
+async fn advancing_the_clock_past_seven_days_closes_the_window_of_a_comment_first_seen_earlier() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim().register_comment(CommentSpec::new("c1", IG));
+
+    let now = t
+        .control("/_sim/clock/advance", json!({"seconds": 7 * 86_400 + 1}))
+        .await;
+
+    assert!(now["now"].is_string());
+    assert_eq!(
+        t.reply("c1", "hello").await.codes(),
+        (400, Some(10), Some(2534022))
+    );
+}
+
+#[tokio::test]
+async fn a_live_comment_can_be_answered_only_until_the_broadcast_ends() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .register_comment(CommentSpec::new("live1", IG).live_on("media9"));
+    t.sim()
+        .register_comment(CommentSpec::new("live2", IG).live_on("media9"));
+    assert_eq!(t.reply("live1", "hi from the live").await.status, 200);
+
+    t.control("/_sim/live/end", json!({"media_id": "media9"}))
+        .await;
+
+    let a = t.reply("live2", "too late").await;
+    assert_eq!(a.codes(), (400, Some(10), Some(2534022)));
+}
+
+#[tokio::test]
+async fn over_the_limit_calls_get_613_with_usage_headers_and_succeed_after_the_window() {
+    let t = spawn_sim(|cfg| {
+        cfg.hour_limit = 3;
+        cfg.hour_window = Duration::from_secs(1);
+    })
+    .await;
+    assert_eq!(t.reply("c1", "ok").await.status, 200);
+    assert_eq!(t.reply("c1", "dup").await.codes().1, Some(100)); // failed calls count too
+    let third = t.reply("c2", "ok").await;
+    assert_eq!(third.usage()["call_count"], 100);
+
+    let throttled = t.reply("c3", "over").await;
+
+    assert_eq!(throttled.codes(), (400, Some(613), None));
+    assert_eq!(throttled.body["error"]["is_transient"], true);
+    assert_eq!(throttled.usage()["call_count"], 100);
+    assert_eq!(throttled.usage()["estimated_time_to_regain_access"], 1);
+    assert_eq!(t.sim().reply_count_for("c3"), 0);
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let later = t.reply("c3", "after the window").await;
+    assert_eq!(later.status, 200);
+    assert_eq!(later.usage()["call_count"], 33);
+}
+
+#[tokio::test]
+async fn live_replies_have_their_own_per_second_budget() {
+    let t = spawn_sim(|cfg| {
+        cfg.hour_limit = 1;
+        cfg.live_limit = 2;
+        cfg.live_window = Duration::from_secs(60);
+    })
+    .await;
+    assert_eq!(t.reply("post", "ok").await.status, 200);
+    for id in ["l1", "l2", "l3"] {
+        t.sim()
+            .register_comment(CommentSpec::new(id, IG).live_on("m"));
+    }
+
+    assert_eq!(t.reply("l1", "ok").await.status, 200);
+    assert_eq!(t.reply("l2", "ok").await.status, 200);
+    assert_eq!(t.reply("l3", "over").await.codes().1, Some(613));
+}
+
+#[tokio::test]
+async fn an_injected_500_fails_once_and_the_retry_succeeds() {
+    let t = spawn_sim(|_| {}).await;
+    t.control(
+        "/_sim/faults",
+        json!({"kind": "http_status", "status": 500, "times": 1}),
+    )
+    .await;
+
+    let failed = t.reply("c1", "hello").await;
+    assert_eq!(failed.codes(), (500, Some(2), None));
+    assert_eq!(failed.body["error"]["is_transient"], true);
+    assert_eq!(t.sim().reply_count_for("c1"), 0);
+
+    assert_eq!(t.reply("c1", "hello").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_injected_503_can_be_plain_text() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim().inject(Fault::http_status(503).once());
+
+    let a = t.reply("c1", "hello").await;
+
+    assert_eq!(a.status, 503);
+    assert_eq!(a.body, "Service Unavailable");
+}
+
+#[tokio::test]
+async fn a_response_delayed_past_the_client_timeout_still_delivered_the_reply() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .inject(Fault::delay(Duration::from_millis(1500), true).once());
+
+    let err = t
+        .reply_expecting_failure("c1", Duration::from_millis(300))
+        .await;
+
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(t.sim().reply_count_for("c1"), 1);
+    assert_eq!(t.reply("c1", "retry").await.codes().2, Some(2534025));
+}
+
+#[tokio::test]
+async fn a_delay_without_delivery_sends_nothing_and_a_retry_succeeds() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .inject(Fault::delay(Duration::from_millis(1500), false).once());
+
+    let err = t
+        .reply_expecting_failure("c1", Duration::from_millis(300))
+        .await;
+
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(t.sim().reply_count_for("c1"), 0);
+    assert_eq!(t.reply("c1", "retry").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_connection_closed_after_processing_loses_the_response_but_not_the_reply() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim().inject(Fault::close_connection(true).once());
+
+    let err = t
+        .reply_expecting_failure("c1", Duration::from_secs(5))
+        .await;
+
+    assert!(!err.is_timeout(), "{err:?}");
+    assert_eq!(t.sim().reply_count_for("c1"), 1);
+    let log = t.sim().log();
+    assert_eq!(log[0].status, None);
+    assert_eq!(log[0].fault.as_deref(), Some("close_connection"));
+    assert!(log[0].message_id.is_some());
+    assert_eq!(t.reply("c1", "retry").await.codes().2, Some(2534025));
+}
+
+#[tokio::test]
+async fn a_connection_closed_before_processing_sends_nothing() {
+    let t = spawn_sim(|_| {}).await;
+    t.control(
+        "/_sim/faults",
+        json!({"kind": "close_connection", "process": false, "comment_id": "c1", "times": 1}),
+    )
+    .await;
+
+    let err = t
+        .reply_expecting_failure("c1", Duration::from_secs(5))
+        .await;
+
+    assert!(!err.is_timeout(), "{err:?}");
+    assert_eq!(t.sim().reply_count_for("c1"), 0);
+    assert_eq!(t.reply("c1", "retry").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_injected_error_for_one_comment_leaves_the_others_alone_until_cleared() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .inject(Fault::graph_error(551, Some(1545041)).for_comment("gone"));
+
+    assert_eq!(
+        t.reply("gone", "hi").await.codes(),
+        (400, Some(551), Some(1545041))
+    );
+    assert_eq!(t.reply("gone", "hi").await.codes().1, Some(551));
+    assert_eq!(t.reply("other", "hi").await.status, 200);
+
+    let cleared = t
+        .client
+        .delete(t.running.url("/_sim/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert!(cleared.status().is_success());
+    assert_eq!(t.reply("gone", "hi").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_injected_80002_for_the_account_reports_when_access_returns() {
+    let t = spawn_sim(|_| {}).await;
+    t.control(
+        "/_sim/faults",
+        json!({"kind": "graph_error", "code": 80002, "ig_id": IG, "estimated_time_to_regain_access": 12, "times": 1}),
+    )
+    .await;
+
+    let a = t.reply("c1", "hi").await;
+
+    assert_eq!(a.codes(), (400, Some(80002), None));
+    assert_eq!(a.body["error"]["is_transient"], true);
+    assert_eq!(a.usage()["estimated_time_to_regain_access"], 12);
+    assert_eq!(a.usage()["call_count"], 100);
+}
+
+#[tokio::test]
+async fn a_text_over_1000_bytes_is_an_invalid_parameter_but_1000_bytes_is_fine() {
+    let t = spawn_sim(|_| {}).await;
+    // 501 two-byte characters: 501 characters, 1002 bytes.
+    let too_long = "é".repeat(501);
+
+    assert_eq!(
+        t.reply("c1", &too_long).await.codes(),
+        (400, Some(100), None)
+    );
+    assert_eq!(t.reply("c1", &"é".repeat(500)).await.status, 200);
+}
+
+#[tokio::test]
+async fn an_empty_text_or_a_body_of_the_wrong_shape_is_an_invalid_parameter() {
+    let t = spawn_sim(|_| {}).await;
+
+    assert_eq!(t.reply("c1", "").await.codes(), (400, Some(100), None));
+    let wrong = t
+        .client
+        .post(t.messages_url())
+        .bearer_auth(TOKEN)
+        .json(&json!({"recipient": {"id": "123"}, "message": {"text": "hi"}}));
+    assert_eq!(t.send(wrong).await.unwrap().codes(), (400, Some(100), None));
+    let not_json = t
+        .client
+        .post(t.messages_url())
+        .bearer_auth(TOKEN)
+        .body("recipient=c1");
+    assert_eq!(
+        t.send(not_json).await.unwrap().codes(),
+        (400, Some(100), None)
+    );
+    assert!(t.sim().replies().is_empty());
+}
+
+#[tokio::test]
+async fn the_log_lists_every_request_in_order_with_a_token_fingerprint_only() {
+    let t = spawn_sim(|_| {}).await;
+    t.reply("c1", "hello").await;
+    t.reply("c1", "again").await;
+
+    let log = t.get("/_sim/log").await;
+    let replies = t.get("/_sim/replies").await;
+
+    let log = log.as_array().unwrap();
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0]["comment_id"], "c1");
+    assert_eq!(log[0]["status"], 200);
+    assert_eq!(log[0]["text_len"], 5);
+    assert_eq!(log[1]["code"], 100);
+    assert_eq!(log[1]["subcode"], 2534025);
+    assert!(!Value::Array(log.clone()).to_string().contains(TOKEN));
+    assert_eq!(replies.as_array().unwrap().len(), 1);
+    assert_eq!(replies[0]["text"], "hello");
+}
+
+#[tokio::test]
+async fn reset_forgets_replies_faults_and_the_clock() {
+    let t = spawn_sim(|_| {}).await;
+    t.reply("c1", "hello").await;
+    t.sim().inject(Fault::http_status(500));
+    t.sim().advance_clock(Duration::from_secs(86_400));
+
+    t.control("/_sim/reset", json!({})).await;
+
+    assert!(t.sim().now() < Utc::now() + TimeDelta::hours(1));
+    assert_eq!(t.reply("c1", "hello").await.status, 200);
+    assert_eq!(t.sim().log().len(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_api_version_path_is_refused() {
+    let t = spawn_sim(|_| {}).await;
+    let req = t
+        .client
+        .post(t.running.url(&format!("/latest/{IG}/messages")))
+        .bearer_auth(TOKEN)
+        .json(&body("c1", "hi"));
+
+    assert_eq!(t.send(req).await.unwrap().codes(), (400, Some(2500), None));
+}
