@@ -1,0 +1,221 @@
+//! The webhook against a real DynamoDB Local: what ends up in the table for duplicates, races, own comments,
+//! bad changes, bad signatures and an unavailable store.
+#![allow(clippy::unwrap_used)]
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Utc;
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use reply_core::clock::SystemClock;
+use reply_core::sample::{SampleComment, notification_body};
+use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
+use reply_core::signature::{AppSecrets, sign};
+use reply_core::store::dynamo::DynamoCommentStore;
+use std::collections::HashMap;
+use std::sync::Arc;
+use webhook::{WebhookApp, WebhookConfig};
+
+const SECRET: &str = "integration-app-secret";
+
+fn app_for(client: aws_sdk_dynamodb::Client, table: &str) -> WebhookApp {
+    let secrets = WebhookSecrets {
+        app_secrets: AppSecrets::from_comma_separated(SECRET).unwrap(),
+        verify_token: VerifyToken::new("unused"),
+    };
+    WebhookApp::new(
+        &WebhookConfig::for_table(table),
+        Arc::new(CachedSecrets::fixed(secrets)),
+        Arc::new(DynamoCommentStore::new(client, table)),
+        Arc::new(SystemClock),
+    )
+}
+
+async fn app() -> (WebhookApp, aws_sdk_dynamodb::Client, String) {
+    let local = testkit::dynamodb_local().await;
+    let table = local.fresh_table().await.unwrap();
+    (app_for(local.client(), &table), local.client(), table)
+}
+
+fn signed_post(body: &[u8]) -> Request {
+    lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/webhook")
+        .header("X-Hub-Signature-256", sign(SECRET, body))
+        .body(Body::from(body.to_vec()))
+        .unwrap()
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/../core/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+async fn items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        out.extend(page.items().iter().cloned());
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return out;
+        }
+    }
+}
+
+fn s<'a>(item: &'a HashMap<String, AttributeValue>, key: &str) -> &'a str {
+    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("<missing>")
+}
+
+fn status(response: &Response<Body>) -> StatusCode {
+    response.status()
+}
+
+#[tokio::test]
+async fn a_comment_is_stored_as_one_readable_item() {
+    let (app, client, table) = app().await;
+    let response = app.handle(signed_post(&fixture("reel_comment.json"))).await;
+    assert_eq!(status(&response), StatusCode::OK);
+
+    let items = items(&client, &table).await;
+    assert_eq!(items.len(), 1);
+    let item = &items[0];
+    assert_eq!(s(item, "comment_id"), "18058455121735594");
+    assert_eq!(s(item, "account_id"), "17841401906857599");
+    assert_eq!(s(item, "commenter_id"), "2706325442860345");
+    assert_eq!(s(item, "commenter_username"), "rachitsaini670");
+    assert_eq!(s(item, "media_id"), "17868660555124283");
+    assert_eq!(s(item, "media_product_type"), "REELS");
+    assert_eq!(s(item, "source"), "comment");
+    assert_eq!(s(item, "text"), "7");
+    assert_eq!(s(item, "status"), "PENDING");
+    assert_eq!(s(item, "comment_time"), "2024-09-12T01:54:48Z");
+    assert_eq!(s(item, "reply_deadline"), "2024-09-19T01:54:48Z");
+    assert!(s(item, "received_at").ends_with('Z'));
+    assert!(!item.contains_key("parent_id"), "absent values are left out, not written empty");
+    let ttl: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(ttl, 1_726_106_088 + 7 * 86_400 + 30 * 86_400);
+}
+
+#[tokio::test]
+async fn a_redelivered_notification_is_stored_once_and_answered_200_both_times() {
+    let (app, client, table) = app().await;
+    let body = fixture("reel_comment.json");
+    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    let first = items(&client, &table).await;
+    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    let second = items(&client, &table).await;
+    assert_eq!(second.len(), 1);
+    assert_eq!(first, second, "the redelivery must not overwrite the stored item");
+}
+
+#[tokio::test]
+async fn two_identical_posts_racing_store_each_comment_once() {
+    let (app, client, table) = app().await;
+    let comments: Vec<_> = (0..100)
+        .map(|i| SampleComment::new("17841400000000001", &format!("181{i:014}"), "LINK"))
+        .collect();
+    let body = notification_body(&comments, Utc::now());
+    let other = app_for(client.clone(), &table);
+    let (a, b) = tokio::join!(app.handle(signed_post(&body)), other.handle(signed_post(&body)));
+    assert_eq!((status(&a), status(&b)), (StatusCode::OK, StatusCode::OK));
+    let items = items(&client, &table).await;
+    assert_eq!(items.len(), 100);
+}
+
+#[tokio::test]
+async fn the_same_comment_twice_in_one_batch_is_stored_once() {
+    let (app, client, table) = app().await;
+    let c = SampleComment::new("17841400000000001", "18100000000000777", "LINK");
+    let body = notification_body(&[c.clone(), c], Utc::now());
+    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(items(&client, &table).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_accounts_own_comment_is_stored_as_skipped() {
+    let (app, client, table) = app().await;
+    let mut own = SampleComment::new("17841400000000001", "18100000000000001", "Check your DMs!");
+    own.commenter_id = "17841400000000001".into();
+    let body = notification_body(&[own], Utc::now());
+    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    let items = items(&client, &table).await;
+    assert_eq!(s(&items[0], "status"), "SKIPPED");
+    assert_eq!(s(&items[0], "status_reason"), "own_comment");
+}
+
+#[tokio::test]
+async fn an_unusable_change_is_skipped_while_the_rest_are_stored() {
+    let (app, client, table) = app().await;
+    assert_eq!(status(&app.handle(signed_post(&fixture("mixed_batch.json"))).await), StatusCode::OK);
+    let mut ids: Vec<_> = items(&client, &table).await.iter().map(|i| s(i, "comment_id").to_owned()).collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["18000000000000001", "18000000000000002", "18000000000000003", "18000000000000010"]
+    );
+}
+
+#[tokio::test]
+async fn a_thousand_change_batch_is_stored_in_full() {
+    let (app, client, table) = app().await;
+    let comments: Vec<_> = (0..1000)
+        .map(|i| SampleComment::new(&format!("178414{:011}", i % 13), &format!("182{i:014}"), "LINK"))
+        .collect();
+    let body = notification_body(&comments, Utc::now());
+    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(items(&client, &table).await.len(), 1000);
+}
+
+#[tokio::test]
+async fn wrong_or_missing_signatures_store_nothing() {
+    let (app, client, table) = app().await;
+    let body = fixture("reel_comment.json");
+    let unsigned = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/webhook")
+        .body(Body::from(body.clone()))
+        .unwrap();
+    assert_eq!(status(&app.handle(unsigned).await), StatusCode::UNAUTHORIZED);
+    let wrong = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/webhook")
+        .header("X-Hub-Signature-256", sign("not-the-secret", &body))
+        .body(Body::from(body))
+        .unwrap();
+    assert_eq!(status(&app.handle(wrong).await), StatusCode::UNAUTHORIZED);
+    assert!(items(&client, &table).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_table_answers_503_and_the_redelivery_succeeds_once_it_exists() {
+    let local = testkit::dynamodb_local().await;
+    let table = format!("not-yet-{}", std::process::id());
+    let app = app_for(local.client(), &table);
+    let body = fixture("reel_comment.json");
+    let response = app.handle(signed_post(&body)).await;
+    assert_eq!(status(&response), StatusCode::SERVICE_UNAVAILABLE);
+    let text = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+    assert_eq!(text, "temporarily unavailable", "no internal error text goes back to the caller");
+
+    let spec = testkit::table::comments_table_spec(testkit::table::template_path()).unwrap();
+    testkit::table::create_comments_table(&local.client(), &table, &spec).await.unwrap();
+    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(items(&local.client(), &table).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_dynamodb_answers_503() {
+    let local = testkit::start_dynamodb_local().await.unwrap();
+    let table = local.fresh_table().await.unwrap();
+    let app = app_for(local.client(), &table);
+    local.stop();
+    let response = app.handle(signed_post(&fixture("reel_comment.json"))).await;
+    assert_eq!(status(&response), StatusCode::SERVICE_UNAVAILABLE);
+}
