@@ -21,6 +21,19 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
+    /// Every environment variable the webhook reads (the template drift test checks the deployed function
+    /// sets only these). Secrets come from `SECRET_ARN` when set, else `APP_SECRET` and `VERIFY_TOKEN`.
+    pub const ENV_VARS: &'static [&'static str] = &[
+        "TABLE_NAME",
+        "MAX_BODY_BYTES",
+        "RETENTION_DAYS",
+        "WRITE_CONCURRENCY",
+        "SECRETS_TTL_SECS",
+        "SECRET_ARN",
+        "APP_SECRET",
+        "VERIFY_TOKEN",
+    ];
+
     pub fn from_env() -> Result<Self, ConfigError> {
         let retention_days = parse_or("RETENTION_DAYS", 30i64)?;
         if !(0..=3650).contains(&retention_days) {
