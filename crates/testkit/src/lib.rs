@@ -157,13 +157,30 @@ const PORT_ATTEMPTS: usize = 5;
 /// How long DynamoDB Local gets to answer ListTables (it usually takes 2-3 s; CI machines are small).
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Start a dedicated instance on a given port (the local stack's `DYNAMODB_PORT`). Fails with java's output
+/// if the port is taken; dropping it stops java.
+pub async fn start_dynamodb_local_on(port: u16) -> anyhow::Result<OwnedDynamoDbLocal> {
+    let inner = launch_on(Some(port))
+        .await
+        .with_context(|| format!("could not start DynamoDB Local on port {port} (is something else using it?)"))?;
+    Ok(OwnedDynamoDbLocal { inner })
+}
+
 async fn launch() -> anyhow::Result<DynamoDbLocal> {
+    launch_on(None).await
+}
+
+async fn launch_on(fixed_port: Option<u16>) -> anyhow::Result<DynamoDbLocal> {
     let dir = tokio::task::spawn_blocking(process::fetch_dynamodb_local)
         .await
         .context("fetch task failed")??;
     let mut last_error = None;
-    for _ in 0..PORT_ATTEMPTS {
-        let port = process::free_port()?;
+    let attempts = if fixed_port.is_some() { 1 } else { PORT_ATTEMPTS };
+    for _ in 0..attempts {
+        let port = match fixed_port {
+            Some(port) => port,
+            None => process::free_port()?,
+        };
         let dir = dir.clone();
         let process = tokio::task::spawn_blocking(move || JavaProcess::spawn(&dir, port))
             .await
