@@ -9,7 +9,13 @@ use std::hint::black_box;
 
 fn batch(n: usize) -> Vec<u8> {
     let comments: Vec<_> = (0..n)
-        .map(|i| SampleComment::new(&format!("178414{:011}", i % 10), &format!("180{i:014}"), "LINK please ✨"))
+        .map(|i| {
+            SampleComment::new(
+                &format!("178414{:011}", i % 10),
+                &format!("180{i:014}"),
+                "LINK please ✨",
+            )
+        })
         .collect();
     notification_body(&comments, Utc::now())
 }
@@ -30,6 +36,13 @@ fn bench(c: &mut Criterion) {
                 assert_eq!(parsed.comments.len(), n);
                 parsed
             })
+        });
+        // The two halves separately, to see where the time goes.
+        group.bench_function(format!("{name}/verify_only"), |b| {
+            b.iter(|| secrets.verify(Some(black_box(header.as_bytes())), black_box(&body)))
+        });
+        group.bench_function(format!("{name}/parse_only"), |b| {
+            b.iter(|| notification::parse(black_box(&body)).expect("parses"))
         });
     }
     group.finish();

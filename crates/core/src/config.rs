@@ -6,7 +6,10 @@ use std::str::FromStr;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
-    Missing { name: &'static str, hint: &'static str },
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
     #[error("{name} has an invalid value: {reason}")]
     Invalid { name: &'static str, reason: String },
     #[error("could not load secrets from AWS Secrets Manager secret {secret_id}")]

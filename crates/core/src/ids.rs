@@ -63,6 +63,9 @@ mod tests {
     fn blank_ids_are_refused() {
         assert!(CommentId::new("").is_none());
         assert!(CommentId::new("  ").is_none());
-        assert_eq!(CommentId::new("0017").map(|c| c.to_string()), Some("0017".into()));
+        assert_eq!(
+            CommentId::new("0017").map(|c| c.to_string()),
+            Some("0017".into())
+        );
     }
 }

@@ -55,9 +55,7 @@ impl IncomingComment {
             (CommentStatus::Pending, None)
         };
         // Never later than receipt: a clock skewed into the future must not extend the reply window.
-        let comment_time = self
-            .notified_at
-            .map_or(received_at, |t| t.min(received_at));
+        let comment_time = self.notified_at.map_or(received_at, |t| t.min(received_at));
         let reply_deadline = comment_time + REPLY_WINDOW;
         CommentRecord {
             comment_id: self.comment_id,
@@ -134,19 +132,62 @@ impl Notification {
 }
 
 /// Reads a verified body. Only a body that is not a JSON object (or has a non-list `entry`) is an error.
+///
+/// Well-formed batches (nearly all of them) are read in one typed pass; if anything in the body does not fit,
+/// it is read again entry by entry and change by change, so that only the unusable parts are skipped.
 pub fn parse(body: &[u8]) -> Result<Notification, ParseError> {
+    if let Ok(envelope) = serde_json::from_slice::<FastEnvelope<'_>>(body) {
+        let mut out = Notification::default();
+        if start(
+            envelope.object.as_deref(),
+            envelope.field.is_some() || envelope.value.is_some(),
+            &mut out,
+        ) {
+            out.comments.reserve(envelope.entry.len());
+            for (entry_index, entry) in envelope.entry.into_iter().enumerate() {
+                let mut ctx = EntryContext::new(
+                    entry_index,
+                    entry.id,
+                    entry.time.as_ref(),
+                    entry.messaging,
+                    &mut out,
+                );
+                for (change_index, change) in entry.changes.into_iter().enumerate() {
+                    ctx.change(change_index, change.field.as_deref(), || Ok(change.value));
+                }
+            }
+        }
+        return Ok(out);
+    }
+    parse_granular(body)
+}
+
+/// The entry-by-entry, change-by-change reading that isolates unusable parts.
+fn parse_granular(body: &[u8]) -> Result<Notification, ParseError> {
     let envelope: Envelope<'_> = serde_json::from_slice(body).map_err(ParseError::NotJson)?;
     let mut out = Notification::default();
+    if start(
+        envelope.object.as_deref(),
+        envelope.field.is_some() || envelope.value.is_some(),
+        &mut out,
+    ) {
+        for (entry_index, raw_entry) in envelope.entry.iter().enumerate() {
+            read_entry(entry_index, raw_entry, &mut out);
+        }
+    }
+    Ok(out)
+}
 
-    if let Some(object) = envelope.object.as_deref()
+/// Handles the envelope; false when the notification is for another object and is ignored as a whole.
+fn start(object: Option<&str>, bare_change: bool, out: &mut Notification) -> bool {
+    if let Some(object) = object
         && object != "instagram"
     {
         out.foreign_object = Some(object.to_owned());
-        return Ok(out);
+        return false;
     }
-
     // Meta's dashboard sample is a bare change with no entry and so no account ID: nothing to reply from.
-    if envelope.field.is_some() || envelope.value.is_some() {
+    if bare_change {
         out.rejected.push(RejectedChange {
             entry_index: 0,
             change_index: None,
@@ -154,70 +195,130 @@ pub fn parse(body: &[u8]) -> Result<Notification, ParseError> {
             reason: RejectReason::MissingAccountId,
         });
     }
-
-    out.comments.reserve(envelope.entry.len());
-    for (entry_index, raw_entry) in envelope.entry.iter().enumerate() {
-        read_entry(entry_index, raw_entry, &mut out);
-    }
-    Ok(out)
+    true
 }
 
 fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
-    let reject = |out: &mut Notification, change_index, account_id, reason| {
+    let Ok(entry) = serde_json::from_str::<Entry<'_>>(raw.get()) else {
         out.rejected.push(RejectedChange {
             entry_index,
-            change_index,
-            account_id,
-            reason,
-        })
-    };
-    let Ok(entry) = serde_json::from_str::<Entry<'_>>(raw.get()) else {
-        reject(out, None, None, RejectReason::InvalidEntry);
+            change_index: None,
+            account_id: None,
+            reason: RejectReason::InvalidEntry,
+        });
         return;
     };
-    if let Some(messaging) = &entry.messaging {
-        *out.ignored.entry("messaging".to_owned()).or_default() += messaging.len();
-    }
-    let account_id = entry.id.and_then(|id| AccountId::new(id.0));
-    let notified_at = entry.time.as_ref().and_then(notification_time);
-
+    let mut ctx = EntryContext::new(
+        entry_index,
+        entry.id,
+        entry.time.as_ref(),
+        entry.messaging,
+        out,
+    );
     for (change_index, raw_change) in entry.changes.iter().enumerate() {
         let Ok(change) = serde_json::from_str::<Change<'_>>(raw_change.get()) else {
-            reject(out, Some(change_index), account_id.clone(), RejectReason::InvalidChange);
+            ctx.reject(
+                change_index,
+                ctx.account_id.clone(),
+                RejectReason::InvalidChange,
+            );
             continue;
         };
-        let source = match change.field.as_deref() {
+        ctx.change(change_index, change.field.as_deref(), || {
+            change
+                .value
+                .map(|v| serde_json::from_str::<CommentValue<'_>>(v.get()))
+                .transpose()
+                .map_err(|_| ())
+        });
+    }
+}
+
+/// What one entry contributes to the notification; shared by the fast and the granular path so both read
+/// changes identically.
+struct EntryContext<'o> {
+    entry_index: usize,
+    account_id: Option<AccountId>,
+    notified_at: Option<DateTime<Utc>>,
+    out: &'o mut Notification,
+}
+
+impl<'o> EntryContext<'o> {
+    fn new(
+        entry_index: usize,
+        id: Option<LenientId<'_>>,
+        time: Option<&serde_json::Number>,
+        messaging: Option<Vec<IgnoredAny>>,
+        out: &'o mut Notification,
+    ) -> Self {
+        if let Some(messaging) = &messaging {
+            *out.ignored.entry("messaging".to_owned()).or_default() += messaging.len();
+        }
+        Self {
+            entry_index,
+            account_id: id.and_then(|id| AccountId::new(id.0)),
+            notified_at: time.and_then(notification_time),
+            out,
+        }
+    }
+
+    fn reject(&mut self, change_index: usize, account_id: Option<AccountId>, reason: RejectReason) {
+        self.out.rejected.push(RejectedChange {
+            entry_index: self.entry_index,
+            change_index: Some(change_index),
+            account_id,
+            reason,
+        });
+    }
+
+    /// One change; `value` is read only for the fields we handle.
+    fn change<'v>(
+        &mut self,
+        change_index: usize,
+        field: Option<&str>,
+        value: impl FnOnce() -> Result<Option<CommentValue<'v>>, ()>,
+    ) {
+        let source = match field {
             Some("comments") => CommentSource::Comment,
             Some("live_comments") => CommentSource::LiveComment,
             other => {
                 let name = other.unwrap_or("(none)");
-                match out.ignored.get_mut(name) {
+                match self.out.ignored.get_mut(name) {
                     Some(n) => *n += 1,
                     None => {
-                        out.ignored.insert(name.to_owned(), 1);
+                        self.out.ignored.insert(name.to_owned(), 1);
                     }
                 }
-                continue;
+                return;
             }
         };
-        let Some(account_id) = account_id.clone() else {
-            reject(out, Some(change_index), None, RejectReason::MissingAccountId);
-            continue;
+        let Some(account_id) = self.account_id.clone() else {
+            self.reject(change_index, None, RejectReason::MissingAccountId);
+            return;
         };
-        let value = match change.value.map(|v| serde_json::from_str::<CommentValue<'_>>(v.get())) {
-            Some(Ok(value)) => value,
-            Some(Err(_)) => {
-                reject(out, Some(change_index), Some(account_id), RejectReason::InvalidValue);
-                continue;
+        let value = match value() {
+            Ok(Some(value)) => value,
+            Ok(None) => {
+                return self.reject(
+                    change_index,
+                    Some(account_id),
+                    RejectReason::MissingCommentId,
+                );
             }
-            None => {
-                reject(out, Some(change_index), Some(account_id), RejectReason::MissingCommentId);
-                continue;
+            Err(()) => {
+                return self.reject(change_index, Some(account_id), RejectReason::InvalidValue);
             }
         };
-        let Some(comment_id) = value.id.or(value.comment_id).and_then(|id| CommentId::new(id.0)) else {
-            reject(out, Some(change_index), Some(account_id), RejectReason::MissingCommentId);
-            continue;
+        let Some(comment_id) = value
+            .id
+            .or(value.comment_id)
+            .and_then(|id| CommentId::new(id.0))
+        else {
+            return self.reject(
+                change_index,
+                Some(account_id),
+                RejectReason::MissingCommentId,
+            );
         };
         let (commenter_id, commenter_username) = match value.from {
             Some(from) => (
@@ -234,7 +335,7 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
             ),
             None => (None, None, None),
         };
-        out.comments.push(IncomingComment {
+        self.out.comments.push(IncomingComment {
             comment_id,
             account_id,
             commenter_id,
@@ -245,7 +346,7 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
             source,
             text: value.text.map(Cow::into_owned),
             parent_id: value.parent_id.and_then(|id| CommentId::new(id.0)),
-            notified_at,
+            notified_at: self.notified_at,
         });
     }
 }
@@ -259,6 +360,39 @@ fn notification_time(n: &serde_json::Number) -> Option<DateTime<Utc>> {
     } else {
         DateTime::from_timestamp(secs, 0)
     }
+}
+
+/// The one-pass shape: everything typed. Any mismatch sends the body down the granular path.
+#[derive(Deserialize)]
+struct FastEnvelope<'a> {
+    #[serde(borrow, default)]
+    object: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    entry: Vec<FastEntry<'a>>,
+    #[serde(borrow, default)]
+    field: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct FastEntry<'a> {
+    #[serde(borrow, default)]
+    id: Option<LenientId<'a>>,
+    #[serde(default)]
+    time: Option<serde_json::Number>,
+    #[serde(borrow, default)]
+    changes: Vec<FastChange<'a>>,
+    #[serde(default)]
+    messaging: Option<Vec<IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+struct FastChange<'a> {
+    #[serde(borrow, default)]
+    field: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<CommentValue<'a>>,
 }
 
 #[derive(Deserialize)]

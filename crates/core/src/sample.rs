@@ -59,7 +59,8 @@ pub fn notification_body(comments: &[SampleComment], time: DateTime<Utc>) -> Vec
         if let Some(ad) = &c.ad_id {
             value["media"]["ad_id"] = json!(ad);
         }
-        let change = json!({"value": value, "field": if c.live { "live_comments" } else { "comments" }});
+        let change =
+            json!({"value": value, "field": if c.live { "live_comments" } else { "comments" }});
         match entries.iter_mut().find(|(id, _)| *id == c.account_id) {
             Some((_, changes)) => changes.push(change),
             None => entries.push((&c.account_id, vec![change])),
@@ -86,11 +87,19 @@ pub fn to_meta_json<T: Serialize>(value: &T) -> Vec<u8> {
 struct MetaFormatter;
 
 impl serde_json::ser::Formatter for MetaFormatter {
-    fn begin_array_value<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
 
-    fn begin_object_key<W: ?Sized + io::Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_object_key<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
         if first { Ok(()) } else { w.write_all(b", ") }
     }
 
@@ -98,7 +107,11 @@ impl serde_json::ser::Formatter for MetaFormatter {
         w.write_all(b": ")
     }
 
-    fn write_string_fragment<W: ?Sized + io::Write>(&mut self, w: &mut W, fragment: &str) -> io::Result<()> {
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
         let mut ascii_start = 0;
         for (i, c) in fragment.char_indices() {
             if c.is_ascii() {

@@ -45,7 +45,11 @@ impl SecretSource {
         match self {
             Self::Env => Ok(SecretValues(
                 keys.iter()
-                    .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), SecretString::from(v))))
+                    .filter_map(|k| {
+                        std::env::var(k)
+                            .ok()
+                            .map(|v| ((*k).to_owned(), SecretString::from(v)))
+                    })
                     .collect(),
             )),
             Self::SecretsManager { client, secret_id } => {
@@ -97,11 +101,14 @@ impl SecretValues {
     }
 
     pub fn get(&self, key: &str) -> Option<&SecretString> {
-        self.0.get(key).filter(|v| !v.expose_secret().trim().is_empty())
+        self.0
+            .get(key)
+            .filter(|v| !v.expose_secret().trim().is_empty())
     }
 
     pub fn insert(&mut self, key: &str, value: &str) {
-        self.0.insert(key.to_owned(), SecretString::from(value.to_owned()));
+        self.0
+            .insert(key.to_owned(), SecretString::from(value.to_owned()));
     }
 }
 
@@ -205,7 +212,12 @@ impl<T: Send + Sync> CachedSecrets<T> {
         Self {
             source: SecretSource::Env,
             keys: &[],
-            parse: |_| Err(ConfigError::Missing { name: "fixed", hint: "fixed secrets are never re-read" }),
+            parse: |_| {
+                Err(ConfigError::Missing {
+                    name: "fixed",
+                    hint: "fixed secrets are never re-read",
+                })
+            },
             ttl,
             current: RwLock::new((Arc::new(value), Instant::now() + ttl)),
             refresh: Mutex::new(()),
@@ -270,7 +282,10 @@ mod tests {
         v.insert("APP_SECRET", "a, b");
         assert!(matches!(
             WebhookSecrets::from_values(&v),
-            Err(ConfigError::Missing { name: "VERIFY_TOKEN", .. })
+            Err(ConfigError::Missing {
+                name: "VERIFY_TOKEN",
+                ..
+            })
         ));
         v.insert("VERIFY_TOKEN", "tok");
         let s = WebhookSecrets::from_values(&v).unwrap_or_else(|e| panic!("{e}"));
@@ -278,16 +293,27 @@ mod tests {
         v.insert("APP_SECRET", " ");
         assert!(matches!(
             WebhookSecrets::from_values(&v),
-            Err(ConfigError::Missing { name: "APP_SECRET", .. })
+            Err(ConfigError::Missing {
+                name: "APP_SECRET",
+                ..
+            })
         ));
     }
 
     #[test]
     fn secrets_manager_json_keeps_nested_values_as_json_text() {
-        let v = SecretValues::from_json(r#"{"APP_SECRET": "x", "ACCOUNT_TOKENS": {"1": {"token": "t"}}}"#)
+        let v = SecretValues::from_json(
+            r#"{"APP_SECRET": "x", "ACCOUNT_TOKENS": {"1": {"token": "t"}}}"#,
+        )
+        .unwrap_or_default();
+        assert_eq!(
+            v.get("APP_SECRET").map(|s| s.expose_secret().to_owned()),
+            Some("x".into())
+        );
+        let nested = v
+            .get("ACCOUNT_TOKENS")
+            .map(|s| s.expose_secret().to_owned())
             .unwrap_or_default();
-        assert_eq!(v.get("APP_SECRET").map(|s| s.expose_secret().to_owned()), Some("x".into()));
-        let nested = v.get("ACCOUNT_TOKENS").map(|s| s.expose_secret().to_owned()).unwrap_or_default();
         assert_eq!(nested, r#"{"1":{"token":"t"}}"#);
         assert!(!format!("{v:?}").contains('x'));
     }

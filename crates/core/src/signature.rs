@@ -116,7 +116,10 @@ mod tests {
     #[test]
     fn a_body_signed_with_the_secret_verifies() {
         let header = sign("s3cret", BODY);
-        assert_eq!(secrets("s3cret").verify(Some(header.as_bytes()), BODY), Ok(()));
+        assert_eq!(
+            secrets("s3cret").verify(Some(header.as_bytes()), BODY),
+            Ok(())
+        );
     }
 
     #[test]
@@ -175,8 +178,13 @@ mod tests {
 
     #[test]
     fn uppercase_hex_is_accepted() {
-        let header = sign("s3cret", BODY).to_uppercase().replace("SHA256=", "sha256=");
-        assert_eq!(secrets("s3cret").verify(Some(header.as_bytes()), BODY), Ok(()));
+        let header = sign("s3cret", BODY)
+            .to_uppercase()
+            .replace("SHA256=", "sha256=");
+        assert_eq!(
+            secrets("s3cret").verify(Some(header.as_bytes()), BODY),
+            Ok(())
+        );
     }
 
     #[test]

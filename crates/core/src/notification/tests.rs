@@ -18,9 +18,15 @@ fn the_captured_reel_comment_is_read_field_by_field() {
     let c = &n.comments[0];
     assert_eq!(c.comment_id.as_str(), "18058455121735594");
     assert_eq!(c.account_id.as_str(), "17841401906857599");
-    assert_eq!(c.commenter_id.as_ref().map(|u| u.as_str()), Some("2706325442860345"));
+    assert_eq!(
+        c.commenter_id.as_ref().map(|u| u.as_str()),
+        Some("2706325442860345")
+    );
     assert_eq!(c.commenter_username.as_deref(), Some("rachitsaini670"));
-    assert_eq!(c.media_id.as_ref().map(|m| m.as_str()), Some("17868660555124283"));
+    assert_eq!(
+        c.media_id.as_ref().map(|m| m.as_str()),
+        Some("17868660555124283")
+    );
     assert_eq!(c.media_product_type.as_deref(), Some("REELS"));
     assert_eq!(c.text.as_deref(), Some("7"));
     assert_eq!(c.source, CommentSource::Comment);
@@ -51,12 +57,20 @@ fn a_mixed_batch_keeps_every_usable_comment_and_reports_the_rest() {
     let ids: Vec<_> = n.comments.iter().map(|c| c.comment_id.as_str()).collect();
     assert_eq!(
         ids,
-        ["18000000000000001", "18000000000000002", "18000000000000003", "18000000000000010"]
+        [
+            "18000000000000001",
+            "18000000000000002",
+            "18000000000000003",
+            "18000000000000010"
+        ]
     );
     // The shop's own reply is read (and later stored as SKIPPED), with its parent.
     let own = &n.comments[1];
     assert!(own.is_own_comment());
-    assert_eq!(own.parent_id.as_ref().map(|p| p.as_str()), Some("18000000000000001"));
+    assert_eq!(
+        own.parent_id.as_ref().map(|p| p.as_str()),
+        Some("18000000000000001")
+    );
     // Ad comments keep the ad ID; unknown fields inside the value are ignored.
     assert_eq!(n.comments[2].ad_id.as_deref(), Some("120200000000000001"));
     assert_eq!(n.comments[2].media_product_type.as_deref(), Some("AD"));
@@ -114,7 +128,14 @@ fn other_objects_are_ignored_as_a_whole() {
 
 #[test]
 fn bodies_that_are_not_json_objects_are_errors() {
-    for body in [&b"not json"[..], b"", b"[1,2]", b"\"instagram\"", b"{\"entry\": 5}", b"{\"entry\": [}"] {
+    for body in [
+        &b"not json"[..],
+        b"",
+        b"[1,2]",
+        b"\"instagram\"",
+        b"{\"entry\": 5}",
+        b"{\"entry\": [}",
+    ] {
         assert!(parse(body).is_err(), "{:?}", String::from_utf8_lossy(body));
     }
 }
@@ -129,7 +150,13 @@ fn millisecond_times_are_not_read_as_seconds() {
 #[test]
 fn a_thousand_change_batch_across_accounts_is_read_whole() {
     let comments: Vec<_> = (0..1000)
-        .map(|i| SampleComment::new(&format!("178414{:011}", i % 7), &format!("180{i:014}"), "LINK ä"))
+        .map(|i| {
+            SampleComment::new(
+                &format!("178414{:011}", i % 7),
+                &format!("180{i:014}"),
+                "LINK ä",
+            )
+        })
         .collect();
     let body = notification_body(&comments, Utc::now());
     let n = parsed(&body);
@@ -155,7 +182,10 @@ fn records_carry_the_window_the_ttl_and_skip_own_comments() {
     assert_eq!(first.status, CommentStatus::Pending);
     assert_eq!(first.comment_time.timestamp(), 1_764_093_000);
     assert_eq!(first.reply_deadline - first.comment_time, REPLY_WINDOW);
-    assert_eq!(first.expires_at, (first.reply_deadline + retention).timestamp());
+    assert_eq!(
+        first.expires_at,
+        (first.reply_deadline + retention).timestamp()
+    );
     let own = n.comments[1].clone().into_record(received, retention);
     assert_eq!(own.status, CommentStatus::Skipped);
     assert_eq!(own.status_reason.as_deref(), Some("own_comment"));
@@ -165,6 +195,37 @@ fn records_carry_the_window_the_ttl_and_skip_own_comments() {
 fn a_notification_time_in_the_future_does_not_extend_the_window() {
     let n = parsed(&fixture("reel_comment.json"));
     let received = DateTime::from_timestamp(1_726_000_000, 0).unwrap_or_default();
-    let rec = n.comments[0].clone().into_record(received, Duration::days(1));
+    let rec = n.comments[0]
+        .clone()
+        .into_record(received, Duration::days(1));
     assert_eq!(rec.comment_time, received);
+}
+
+#[test]
+fn the_one_pass_and_the_granular_reading_agree() {
+    let comments: Vec<_> = (0..50)
+        .map(|i| {
+            SampleComment::new(
+                &format!("178414{:011}", i % 3),
+                &format!("180{i:014}"),
+                "LINK ä",
+            )
+        })
+        .collect();
+    let mut bodies = vec![notification_body(&comments, Utc::now())];
+    for name in [
+        "reel_comment.json",
+        "escaped_unicode.json",
+        "live_comment.json",
+        "mixed_batch.json",
+    ] {
+        bodies.push(fixture(name));
+    }
+    bodies.push(br#"{"object": "page", "entry": []}"#.to_vec());
+    bodies.push(br#"{"field": "comments", "value": {"id": "1"}}"#.to_vec());
+    for body in bodies {
+        let fast = parse(&body).unwrap_or_else(|e| panic!("{e}"));
+        let granular = parse_granular(&body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fast, granular, "{}", String::from_utf8_lossy(&body));
+    }
 }

@@ -61,7 +61,9 @@ impl CommentStore for DynamoCommentStore {
             .await;
         match result {
             Ok(_) => Ok(Inserted::Stored),
-            Err(SdkError::ServiceError(e)) if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) => {
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
                 Ok(Inserted::AlreadyStored)
             }
             Err(e) => Err(StoreError::Backend(e.into())),
