@@ -1,0 +1,393 @@
+//! What an answer from Meta means for the comment: the table of PLATFORM.md section 6, keyed off `code` and
+//! `error_subcode` (never the HTTP status, except when there is no Graph error to read). Pure, so the whole
+//! table is tested without a network.
+
+use crate::graph::{GraphError, SendResult};
+use std::time::Duration;
+
+/// Why an account's sends are paused for a while.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseKind {
+    /// `613`, `80002`: the account's call budget at Meta is used up.
+    Throttled,
+    /// `368`: the account is temporarily blocked from this action.
+    Blocked,
+}
+
+/// The meaning of one Graph API error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Try again later; some also pause the whole account.
+    Transient { pause: Option<PauseKind> },
+    /// `190`: the token is invalid or expired.
+    TokenInvalid,
+    /// `10/2534022`, `10/2018278`: outside the reply window (for Live: the broadcast ended).
+    OutsideWindow,
+    /// `100/2534025`: the comment cannot get a private reply (already has one, too old or ineligible).
+    NotReplyable,
+    /// Refused for good; `reason` is what `status_reason` says.
+    Permanent { reason: String },
+}
+
+pub fn classify_error(error: &GraphError, http_status: u16) -> ErrorClass {
+    use ErrorClass::*;
+    let permanent = |reason: &str| Permanent {
+        reason: reason.to_owned(),
+    };
+    match (error.code, error.subcode) {
+        (1 | 2 | 4 | 17 | 32 | 341, _) => Transient { pause: None },
+        (613 | 80002, _) => Transient {
+            pause: Some(PauseKind::Throttled),
+        },
+        (368, _) => Transient {
+            pause: Some(PauseKind::Blocked),
+        },
+        (190, _) => TokenInvalid,
+        (10, Some(2_534_022 | 2_018_278)) => OutsideWindow,
+        (100, Some(2_534_025)) => NotReplyable,
+        (551, _) | (200, Some(1_545_041)) | (10, Some(2_018_108)) => {
+            permanent("person_unavailable")
+        }
+        (100, Some(2_534_014)) => permanent("recipient_not_found"),
+        (100, Some(2_534_015)) => permanent("recipient_cannot_receive"),
+        (200, Some(2_534_041)) => permanent("messaging_disabled"),
+        (10 | 100 | 200..=299, _) => Permanent {
+            reason: format!("meta_error_{}", error.code),
+        },
+        // Codes Meta does not document for this endpoint: trust its own flag, then the HTTP status.
+        _ if error.is_transient == Some(true) || http_status >= 500 => Transient { pause: None },
+        (code, _) => Permanent {
+            reason: format!("meta_error_{code}"),
+        },
+    }
+}
+
+/// What to record for the comment after one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// `confirmed: false` when Meta refused with `2534025` after an earlier attempt that may have gone out.
+    Replied {
+        recipient_id: Option<String>,
+        message_id: Option<String>,
+        confirmed: bool,
+    },
+    Failed {
+        reason: String,
+    },
+    /// Meta says the window is closed.
+    Expired,
+    TokenInvalid,
+    Retry {
+        reason: String,
+        pause: Option<PauseKind>,
+        /// The request may have been delivered.
+        ambiguous: bool,
+        /// Meta's `estimated_time_to_regain_access`, from the error or the usage headers.
+        regain_after: Option<Duration>,
+    },
+}
+
+/// `unconfirmed_send`: an earlier attempt of this comment may have been delivered.
+pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
+    match result {
+        SendResult::Sent {
+            recipient_id,
+            message_id,
+        } => Disposition::Replied {
+            recipient_id: recipient_id.clone(),
+            message_id: message_id.clone(),
+            confirmed: true,
+        },
+        SendResult::NotSent { reason } => retry(reason, None, false, None),
+        SendResult::Ambiguous { reason } => retry(reason, None, true, None),
+        SendResult::Refused {
+            status,
+            error: None,
+            usage,
+        } => retry(&format!("http_{status}"), None, false, usage.regain_after()),
+        SendResult::Refused {
+            status,
+            error: Some(error),
+            usage,
+        } => match classify_error(error, *status) {
+            ErrorClass::Transient { pause } => {
+                let from_error = error
+                    .regain_minutes
+                    .filter(|m| *m > 0)
+                    .map(|m| Duration::from_secs(u64::from(m) * 60));
+                let regain = from_error.max(usage.regain_after());
+                retry(&format!("meta_error_{}", error.code), pause, false, regain)
+            }
+            ErrorClass::TokenInvalid => Disposition::TokenInvalid,
+            ErrorClass::OutsideWindow => Disposition::Expired,
+            ErrorClass::NotReplyable if unconfirmed_send => Disposition::Replied {
+                recipient_id: None,
+                message_id: None,
+                confirmed: false,
+            },
+            ErrorClass::NotReplyable => Disposition::Failed {
+                reason: "already_replied_or_ineligible".to_owned(),
+            },
+            ErrorClass::Permanent { reason } => Disposition::Failed { reason },
+        },
+    }
+}
+
+fn retry(
+    reason: &str,
+    pause: Option<PauseKind>,
+    ambiguous: bool,
+    regain_after: Option<Duration>,
+) -> Disposition {
+    Disposition::Retry {
+        reason: reason.to_owned(),
+        pause,
+        ambiguous,
+        regain_after,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::Usage;
+
+    fn error(code: u32, subcode: Option<u32>) -> GraphError {
+        GraphError {
+            code,
+            subcode,
+            ..GraphError::default()
+        }
+    }
+
+    fn refused(code: u32, subcode: Option<u32>) -> SendResult {
+        SendResult::Refused {
+            status: 400,
+            error: Some(error(code, subcode)),
+            usage: Usage::default(),
+        }
+    }
+
+    fn retry_reason(d: &Disposition) -> Option<(&str, Option<PauseKind>, bool)> {
+        match d {
+            Disposition::Retry {
+                reason,
+                pause,
+                ambiguous,
+                ..
+            } => Some((reason.as_str(), *pause, *ambiguous)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_code_of_platform_section_6_gets_its_documented_outcome() {
+        use ErrorClass::*;
+        let permanent = |r: &str| Permanent {
+            reason: r.to_owned(),
+        };
+        let table: &[(u32, Option<u32>, ErrorClass)] = &[
+            (1, None, Transient { pause: None }),
+            (2, None, Transient { pause: None }),
+            (4, None, Transient { pause: None }),
+            (17, None, Transient { pause: None }),
+            (32, None, Transient { pause: None }),
+            (341, None, Transient { pause: None }),
+            (
+                613,
+                None,
+                Transient {
+                    pause: Some(PauseKind::Throttled),
+                },
+            ),
+            (
+                613,
+                Some(2_534_040),
+                Transient {
+                    pause: Some(PauseKind::Throttled),
+                },
+            ),
+            (
+                80002,
+                None,
+                Transient {
+                    pause: Some(PauseKind::Throttled),
+                },
+            ),
+            (
+                368,
+                None,
+                Transient {
+                    pause: Some(PauseKind::Blocked),
+                },
+            ),
+            (190, None, TokenInvalid),
+            (190, Some(458), TokenInvalid),
+            (190, Some(459), TokenInvalid),
+            (190, Some(460), TokenInvalid),
+            (190, Some(463), TokenInvalid),
+            (190, Some(464), TokenInvalid),
+            (190, Some(467), TokenInvalid),
+            (190, Some(492), TokenInvalid),
+            (10, Some(2_534_022), OutsideWindow),
+            (10, Some(2_018_278), OutsideWindow),
+            (100, Some(2_534_025), NotReplyable),
+            (551, None, permanent("person_unavailable")),
+            (551, Some(1_545_041), permanent("person_unavailable")),
+            (200, Some(1_545_041), permanent("person_unavailable")),
+            (10, Some(2_018_108), permanent("person_unavailable")),
+            (100, Some(2_534_014), permanent("recipient_not_found")),
+            (100, Some(2_534_015), permanent("recipient_cannot_receive")),
+            (200, Some(2_534_041), permanent("messaging_disabled")),
+            (10, None, permanent("meta_error_10")),
+            (10, Some(1), permanent("meta_error_10")),
+            (100, None, permanent("meta_error_100")),
+            (100, Some(33), permanent("meta_error_100")),
+            (200, None, permanent("meta_error_200")),
+            (230, None, permanent("meta_error_230")),
+            (299, Some(7), permanent("meta_error_299")),
+        ];
+        for (code, subcode, expected) in table {
+            assert_eq!(
+                &classify_error(&error(*code, *subcode), 400),
+                expected,
+                "{code}/{subcode:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_http_status_does_not_change_a_documented_code() {
+        assert_eq!(
+            classify_error(&error(190, Some(463)), 500),
+            ErrorClass::TokenInvalid
+        );
+        assert_eq!(
+            classify_error(&error(613, None), 200),
+            ErrorClass::Transient {
+                pause: Some(PauseKind::Throttled)
+            }
+        );
+        assert_eq!(
+            classify_error(&error(100, Some(2_534_025)), 503),
+            ErrorClass::NotReplyable
+        );
+    }
+
+    #[test]
+    fn undocumented_codes_retry_only_when_meta_says_transient_or_the_server_failed() {
+        let mut e = error(9007, None);
+        assert_eq!(
+            classify_error(&e, 400),
+            ErrorClass::Permanent {
+                reason: "meta_error_9007".into()
+            }
+        );
+        assert_eq!(
+            classify_error(&e, 502),
+            ErrorClass::Transient { pause: None }
+        );
+        e.is_transient = Some(true);
+        assert_eq!(
+            classify_error(&e, 400),
+            ErrorClass::Transient { pause: None }
+        );
+    }
+
+    #[test]
+    fn server_errors_timeouts_and_connection_errors_are_retried() {
+        let no_body = SendResult::Refused {
+            status: 503,
+            error: None,
+            usage: Usage::default(),
+        };
+        assert_eq!(
+            retry_reason(&classify(&no_body, false)),
+            Some(("http_503", None, false))
+        );
+        let timeout = SendResult::Ambiguous { reason: "timeout" };
+        assert_eq!(
+            retry_reason(&classify(&timeout, false)),
+            Some(("timeout", None, true))
+        );
+        let refused = SendResult::NotSent {
+            reason: "connection_error",
+        };
+        assert_eq!(
+            retry_reason(&classify(&refused, false)),
+            Some(("connection_error", None, false))
+        );
+        assert_eq!(
+            retry_reason(&classify(&refused_500_code_2(), false)),
+            Some(("meta_error_2", None, false))
+        );
+    }
+
+    fn refused_500_code_2() -> SendResult {
+        SendResult::Refused {
+            status: 500,
+            error: Some(error(2, None)),
+            usage: Usage::default(),
+        }
+    }
+
+    #[test]
+    fn already_replied_is_a_failure_unless_an_earlier_send_may_have_gone_out() {
+        assert_eq!(
+            classify(&refused(100, Some(2_534_025)), false),
+            Disposition::Failed {
+                reason: "already_replied_or_ineligible".into()
+            }
+        );
+        assert_eq!(
+            classify(&refused(100, Some(2_534_025)), true),
+            Disposition::Replied {
+                recipient_id: None,
+                message_id: None,
+                confirmed: false
+            }
+        );
+        // Any other permanent error stays a failure, whatever happened before.
+        assert!(matches!(
+            classify(&refused(551, Some(1_545_041)), true),
+            Disposition::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn throttling_carries_the_longest_regain_time_from_the_error_or_the_headers() {
+        let mut e = error(80002, None);
+        e.regain_minutes = Some(2);
+        let result = SendResult::Refused {
+            status: 400,
+            error: Some(e),
+            usage: Usage {
+                max_percent: Some(100),
+                regain_minutes: Some(5),
+            },
+        };
+        match classify(&result, false) {
+            Disposition::Retry {
+                regain_after,
+                pause,
+                ..
+            } => {
+                assert_eq!(regain_after, Some(Duration::from_secs(300)));
+                assert_eq!(pause, Some(PauseKind::Throttled));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn outside_the_window_expires_and_190_is_a_token_error() {
+        assert_eq!(
+            classify(&refused(10, Some(2_534_022)), false),
+            Disposition::Expired
+        );
+        assert_eq!(
+            classify(&refused(190, Some(460)), true),
+            Disposition::TokenInvalid
+        );
+    }
+}

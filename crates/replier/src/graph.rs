@@ -1,0 +1,248 @@
+//! The one call to Meta: `POST {host}/{version}/{id}/messages` with the comment ID as recipient
+//! (PLATFORM.md section 5). This module only tells apart what happened on the wire; what it means for the
+//! comment is decided in [`crate::classify`]. The body is built from a struct so that its field order is
+//! exactly Meta's example, and neither the token nor the text is ever logged.
+
+use crate::config::ReplierConfig;
+use crate::tokens::SendTarget;
+use crate::usage::{APP_USAGE_HEADER, BUSINESS_USE_CASE_HEADER, Usage};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Meta's error object (`{"error": {...}}`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GraphError {
+    pub code: u32,
+    pub subcode: Option<u32>,
+    pub message: Option<String>,
+    pub kind: Option<String>,
+    pub fbtrace_id: Option<String>,
+    pub is_transient: Option<bool>,
+    /// Minutes, when the error body carries it (some throttling errors do).
+    pub regain_minutes: Option<u32>,
+}
+
+impl GraphError {
+    /// Reads `{"error": {...}}`; `None` unless it has a numeric `code`.
+    pub fn from_body(body: &[u8]) -> Option<Self> {
+        let value: Value = serde_json::from_slice(body).ok()?;
+        let error = value.get("error")?;
+        let text = |key: &str| error.get(key).and_then(Value::as_str).map(str::to_owned);
+        Some(Self {
+            code: crate::usage::number(error.get("code")?)?,
+            subcode: error.get("error_subcode").and_then(crate::usage::number),
+            message: text("message"),
+            kind: text("type"),
+            fbtrace_id: text("fbtrace_id"),
+            is_transient: error.get("is_transient").and_then(Value::as_bool),
+            regain_minutes: error
+                .get("estimated_time_to_regain_access")
+                .or_else(|| {
+                    error
+                        .get("error_data")
+                        .and_then(|d| d.get("estimated_time_to_regain_access"))
+                })
+                .and_then(crate::usage::number),
+        })
+    }
+}
+
+/// What became of one send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendResult {
+    /// 2xx: Meta accepted the reply.
+    Sent {
+        recipient_id: Option<String>,
+        message_id: Option<String>,
+    },
+    /// A non-2xx answer; `error` when the body is Meta's error JSON.
+    Refused {
+        status: u16,
+        error: Option<GraphError>,
+        usage: Usage,
+    },
+    /// The request never reached Meta (no connection could be made): certainly not sent.
+    NotSent { reason: &'static str },
+    /// The request went out but no answer came back (timeout, connection dropped, unreadable 2xx body):
+    /// the reply may have been delivered.
+    Ambiguous { reason: &'static str },
+}
+
+#[derive(Serialize)]
+struct Recipient<'a> {
+    comment_id: &'a str,
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    text: &'a str,
+}
+
+/// `{"recipient":{"comment_id":"..."},"message":{"text":"..."}}`, in this order.
+#[derive(Serialize)]
+struct ReplyBody<'a> {
+    recipient: Recipient<'a>,
+    message: Message<'a>,
+}
+
+#[derive(Deserialize)]
+struct SentBody {
+    #[serde(default)]
+    recipient_id: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+}
+
+/// The HTTP client for Meta, built once per cold start.
+#[derive(Debug, Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base_url: String,
+    version: String,
+}
+
+impl GraphClient {
+    /// One connection pool for the container's life, with the configured timeouts.
+    pub fn from_config(config: &ReplierConfig) -> Result<Self, reqwest::Error> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.http_connect_timeout)
+            .timeout(config.http_timeout)
+            .user_agent(concat!("ig-private-replies/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self::new(http, config))
+    }
+
+    pub fn new(http: reqwest::Client, config: &ReplierConfig) -> Self {
+        Self {
+            http,
+            base_url: config.graph_api_url.clone(),
+            version: config.graph_api_version.clone(),
+        }
+    }
+
+    /// The URL a reply for `target` goes to.
+    pub fn url_for(&self, target: &SendTarget) -> String {
+        let base = target.host.as_deref().unwrap_or(&self.base_url);
+        format!("{base}/{}/{}/messages", self.version, target.path_id)
+    }
+
+    pub async fn send(&self, target: &SendTarget, comment_id: &str, text: &str) -> SendResult {
+        let body = ReplyBody {
+            recipient: Recipient { comment_id },
+            message: Message { text },
+        };
+        let response = self
+            .http
+            .post(self.url_for(target))
+            .bearer_auth(target.token())
+            .json(&body)
+            .send()
+            .await;
+        let response = match response {
+            Ok(r) => r,
+            Err(e) => return transport_failure(&e),
+        };
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let usage = Usage::from_headers(
+            header(BUSINESS_USE_CASE_HEADER).as_deref(),
+            header(APP_USAGE_HEADER).as_deref(),
+        );
+        let bytes = response.bytes().await;
+        if (200..300).contains(&status) {
+            return match bytes {
+                Ok(bytes) => {
+                    let parsed = serde_json::from_slice::<SentBody>(&bytes).ok();
+                    SendResult::Sent {
+                        recipient_id: parsed.as_ref().and_then(|b| b.recipient_id.clone()),
+                        message_id: parsed.and_then(|b| b.message_id),
+                    }
+                }
+                // Accepted, but we could not read what was accepted: a later attempt will confirm it.
+                Err(_) => SendResult::Ambiguous {
+                    reason: "response_body_lost",
+                },
+            };
+        }
+        let error = bytes.ok().and_then(|b| GraphError::from_body(&b));
+        SendResult::Refused {
+            status,
+            error,
+            usage,
+        }
+    }
+}
+
+fn transport_failure(e: &reqwest::Error) -> SendResult {
+    // A connect error (including a connect timeout) means nothing was sent; anything later may have been.
+    if e.is_connect() {
+        SendResult::NotSent {
+            reason: "connection_error",
+        }
+    } else if e.is_timeout() {
+        SendResult::Ambiguous { reason: "timeout" }
+    } else if e.is_builder() {
+        SendResult::NotSent {
+            reason: "invalid_request",
+        }
+    } else {
+        SendResult::Ambiguous {
+            reason: "connection_dropped",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_has_recipient_then_message_exactly_as_meta_documents() {
+        let body = ReplyBody {
+            recipient: Recipient {
+                comment_id: "18058455121735594",
+            },
+            message: Message {
+                text: "Hi \"ana\" ✨",
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap_or_default(),
+            r#"{"recipient":{"comment_id":"18058455121735594"},"message":{"text":"Hi \"ana\" ✨"}}"#
+        );
+    }
+
+    #[test]
+    fn a_graph_error_body_is_read_with_its_subcode_and_trace_id() {
+        let body = br#"{"error":{"message":"(#551) This person isn't available right now.","type":"IGApiException","code":551,"error_subcode":1545041,"is_transient":false,"fbtrace_id":"AbCdEf"}}"#;
+        let e = GraphError::from_body(body).unwrap_or_default();
+        assert_eq!((e.code, e.subcode), (551, Some(1545041)));
+        assert_eq!(e.fbtrace_id.as_deref(), Some("AbCdEf"));
+        assert_eq!(e.kind.as_deref(), Some("IGApiException"));
+        assert_eq!(e.is_transient, Some(false));
+    }
+
+    #[test]
+    fn bodies_without_a_numeric_error_code_are_not_graph_errors() {
+        for body in [
+            &b"Service Unavailable"[..],
+            b"{}",
+            br#"{"error":"x"}"#,
+            br#"{"error":{"message":"m"}}"#,
+        ] {
+            assert_eq!(GraphError::from_body(body), None);
+        }
+        let quoted =
+            GraphError::from_body(br#"{"error":{"code":"613","error_subcode":"2534040"}}"#);
+        assert_eq!(
+            quoted.map(|e| (e.code, e.subcode)),
+            Some((613, Some(2534040)))
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The replier against DynamoDB Local and the Graph API simulator (wiremock where the exact HTTP request is
+//! the point). One binary, one harness.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+
+mod events;
+mod failures;
+mod request_shape;
+mod sending;
+mod sweep;
+mod throttling;
+mod through_the_stream;
+mod tokens;

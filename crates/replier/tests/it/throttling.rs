@@ -1,0 +1,158 @@
+//! The per-account call budgets and Meta's throttling: over budget, a comment waits for the next window
+//! without a call; when Meta throttles an account, its other comments wait too.
+
+use crate::harness::*;
+use chrono::{DateTime, Duration as TimeDelta, Utc};
+use graph_sim::{Fault, FaultKind};
+use replier::Budget;
+use reply_core::comment::{CommentSource, CommentStatus};
+use std::time::Duration;
+
+fn next_window(now: DateTime<Utc>, window_secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(
+        (now.timestamp().div_euclid(window_secs) + 1) * window_secs,
+        0,
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn over_the_rate_budget_a_comment_waits_for_the_next_window_and_is_sent_in_it() {
+    let app = spawn_app_with(|c| {
+        c.posts_budget = Budget {
+            limit: 2,
+            window: Duration::from_secs(3600),
+        }
+    })
+    .await;
+    for id in ["c-rate-1", "c-rate-2", "c-rate-3"] {
+        app.new_comment(id).await;
+    }
+
+    app.deliver(&["c-rate-1"]).await;
+    app.deliver(&["c-rate-2"]).await;
+    let report = app
+        .replier
+        .process_stream_event(
+            &serde_json::json!({ "Records": [app.stream_record("c-rate-3").await] }),
+        )
+        .await;
+
+    assert_eq!(report.counts.rate_limited, 1);
+    assert_eq!(app.sim.sim.log().len(), 2, "no call over the budget");
+    let waiting = app.stored("c-rate-3").await;
+    assert_eq!(waiting.status, CommentStatus::Retry);
+    assert_eq!(waiting.status_reason.as_deref(), Some("rate_limited"));
+    let window = next_window(app.now(), 3600);
+    let at = waiting.next_attempt();
+    assert!(
+        at >= window && at <= window + TimeDelta::seconds(31),
+        "{at} vs window {window}"
+    );
+
+    // Still inside the window: nothing to sweep.
+    app.advance(TimeDelta::seconds(1));
+    assert_eq!(app.sweep().await.requeued, 0);
+
+    let stored = app.retry("c-rate-3").await;
+    assert_eq!(stored.status, CommentStatus::Replied);
+    assert_eq!(app.sim.sim.log().len(), 3);
+}
+
+#[tokio::test]
+async fn live_comments_have_their_own_budget() {
+    let app = spawn_app_with(|c| {
+        c.posts_budget = Budget {
+            limit: 1,
+            window: Duration::from_secs(3600),
+        };
+        c.live_budget = Budget {
+            limit: 2,
+            window: Duration::from_secs(1),
+        };
+    })
+    .await;
+    app.new_comment("c-feed-1").await;
+    app.new_comment("c-feed-2").await;
+    let mut lives = Vec::new();
+    for i in 0..3 {
+        let mut live = comment(&format!("c-live-{i}"), TimeDelta::seconds(5), app.now());
+        live.source = CommentSource::LiveComment;
+        app.put(&live).await;
+        lives.push(live.comment_id.to_string());
+    }
+
+    app.deliver(&["c-feed-1"]).await;
+    app.deliver(&["c-feed-2"]).await;
+    for id in &lives {
+        app.deliver(&[id]).await;
+    }
+
+    assert_eq!(app.stored("c-feed-1").await.status, CommentStatus::Replied);
+    assert_eq!(
+        app.stored("c-feed-2").await.status_reason.as_deref(),
+        Some("rate_limited")
+    );
+    let first = app.stored(&lives[0]).await;
+    assert_eq!(first.status, CommentStatus::Replied, "{first:?}");
+    assert_eq!(app.stored(&lives[1]).await.status, CommentStatus::Replied);
+    let third = app.stored(&lives[2]).await;
+    assert_eq!(third.status_reason.as_deref(), Some("rate_limited"));
+    // A one-second window: the retry is due at the start of the next second.
+    let window = next_window(app.now(), 1);
+    assert!(
+        third.next_attempt() >= window && third.next_attempt() <= window + TimeDelta::seconds(1)
+    );
+}
+
+#[tokio::test]
+async fn meta_throttling_pauses_the_account_so_its_other_comments_wait_without_calls() {
+    let app = spawn_app().await;
+    app.sim.sim.inject(
+        Fault::new(FaultKind::GraphError {
+            code: 80002,
+            subcode: None,
+            message: None,
+            status: None,
+            is_transient: None,
+            estimated_time_to_regain_access: Some(10),
+        })
+        .once(),
+    );
+    app.new_comment("c-throttled").await;
+    app.new_comment("c-waits").await;
+
+    app.deliver(&["c-throttled"]).await;
+    app.deliver(&["c-waits"]).await;
+
+    let throttled = app.stored("c-throttled").await;
+    assert_eq!(throttled.status, CommentStatus::Retry);
+    assert_eq!(throttled.status_reason.as_deref(), Some("meta_error_80002"));
+    // Meta's usage header said 10 minutes: never earlier.
+    assert!(throttled.next_attempt() >= app.now() + TimeDelta::minutes(10));
+    let account = app.account_item().await;
+    assert_eq!(
+        account
+            .get("pause_code")
+            .and_then(|v| v.as_n().ok())
+            .map(String::as_str),
+        Some("80002")
+    );
+    let waits = app.stored("c-waits").await;
+    assert_eq!(waits.status, CommentStatus::Retry);
+    assert_eq!(waits.status_reason.as_deref(), Some("account_paused"));
+    assert!(waits.next_attempt() >= app.now() + TimeDelta::minutes(10));
+    assert_eq!(waits.attempts, None, "never claimed, never called");
+    assert_eq!(app.sim.sim.log().len(), 1);
+
+    // After the pause both go out.
+    let later = throttled.next_attempt().max(waits.next_attempt());
+    app.advance_past(later);
+    assert_eq!(app.sweep().await.requeued, 2);
+    app.deliver(&["c-throttled", "c-waits"]).await;
+    assert_eq!(
+        app.stored("c-throttled").await.status,
+        CommentStatus::Replied
+    );
+    assert_eq!(app.stored("c-waits").await.status, CommentStatus::Replied);
+}
