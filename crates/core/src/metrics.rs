@@ -2,6 +2,14 @@
 //! API call and no extra latency. The dashboard and alarms of the deployed stack read these names.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns EMF lines off for this process (the local stack's terminal is for people; CloudWatch is not there).
+pub fn disable() {
+    ENABLED.store(false, Ordering::Relaxed);
+}
 
 /// The CloudWatch namespace of every metric the product emits.
 pub const NAMESPACE: &str = "IgPrivateReplies";
@@ -9,7 +17,7 @@ pub const NAMESPACE: &str = "IgPrivateReplies";
 /// Writes one EMF line with `counts` under the `Function` dimension (plus `extra` dimensions). Zero counts
 /// are kept, so a dashboard shows a flat line rather than a gap.
 pub fn emit_counts(function: &str, extra: &[(&str, &str)], counts: &[(&str, u64)]) {
-    if counts.is_empty() {
+    if counts.is_empty() || !ENABLED.load(Ordering::Relaxed) {
         return;
     }
     let timestamp = chrono::Utc::now().timestamp_millis();

@@ -3,11 +3,17 @@
 
 /// Installs the JSON subscriber. Level from `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`.
 pub fn init() {
+    init_with_default("info");
+}
+
+/// As [`init`], with another level when neither variable is set (the local stack keeps its terminal quiet).
+pub fn init_with_default(default_level: &str) {
     let filter = std::env::var("RUST_LOG")
         .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
-        .unwrap_or_else(|_| "info".to_owned());
+        .unwrap_or_else(|_| default_level.to_owned());
     let _ = tracing_subscriber::fmt()
         .json()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_current_span(false)
         .with_span_list(false)
