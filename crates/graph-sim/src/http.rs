@@ -24,6 +24,7 @@ impl Simulator {
     pub fn router(&self) -> Router {
         Router::new()
             .route("/{version}/{ig_id}/messages", post(send_message))
+            .route("/{version}/{ig_id}/subscribed_apps", post(subscribe_app))
             .route("/_sim/health", get(health))
             .route("/_sim/tokens", post(set_token))
             .route("/_sim/tokens/expire", post(expire_token))
@@ -63,6 +64,20 @@ async fn send_message(
         _ => {}
     }
     to_response(answer, &call.ig_id)
+}
+
+/// Subscribes the app to the account's webhook fields. Meta reads `subscribed_fields` from the query or a form
+/// body; the query is what clients use.
+async fn subscribe_app(
+    State(sim): State<Simulator>,
+    Path((version, ig_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let token = bearer_token(&headers).or_else(|| query.get("access_token").cloned());
+    let fields = query.get("subscribed_fields").map(String::as_str);
+    let answer = sim.subscribe(&version, &ig_id, token.as_deref(), fields);
+    to_response(answer, &ig_id)
 }
 
 /// `Authorization: Bearer <token>` (Meta also accepts the `OAuth` scheme).

@@ -1,4 +1,5 @@
-//! A faithful stand-in for Meta's Graph API private-reply endpoint (`POST /{version}/{ig_id}/messages`), for
+//! A faithful stand-in for Meta's Graph API private-reply endpoint (`POST /{version}/{ig_id}/messages`, plus
+//! `POST /{version}/{ig_id}/subscribed_apps` to subscribe an account's webhook fields), for
 //! end-to-end tests and the local stack, where Meta cannot be reached. It enforces what the product must cope
 //! with (one reply per comment, the 7-day and Live windows, tokens, 1000-byte texts, per-account rate limits)
 //! and lets a test order the rare failures (5xx, lost responses, dropped connections, any Graph error code) on
@@ -28,5 +29,6 @@ pub use config::{ConfigError, SimConfig};
 pub use fault::{Fault, FaultKind};
 pub use server::RunningSim;
 pub use sim::{
-    CommentSpec, DeliveredReply, LoggedRequest, MAX_TEXT_BYTES, REPLY_WINDOW, Simulator,
+    CommentSpec, DeliveredReply, LoggedRequest, MAX_TEXT_BYTES, REPLY_WINDOW, SUBSCRIBABLE_FIELDS,
+    Simulator,
 };

@@ -72,10 +72,14 @@ impl CommentSpec {
     }
 }
 
-/// One request to the messages endpoint, in arrival order. Never holds the token, only its fingerprint.
+/// One request to the messages or subscribed_apps endpoint, in arrival order. Never holds the token, only its
+/// fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedRequest {
     pub seq: u64,
+    /// `messages` or `subscribed_apps`.
+    #[serde(default = "messages_endpoint")]
+    pub endpoint: String,
     /// Simulated time of arrival.
     pub at: DateTime<Utc>,
     pub version: String,
@@ -93,7 +97,34 @@ pub struct LoggedRequest {
     pub message_id: Option<String>,
     /// The injected fault that applied, if any (`http_status`, `delay`, `close_connection`, `graph_error`).
     pub fault: Option<String>,
+    /// The `subscribed_fields` of a `subscribed_apps` request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed_fields: Option<Vec<String>>,
 }
+
+fn messages_endpoint() -> String {
+    ENDPOINT_MESSAGES.to_owned()
+}
+
+const ENDPOINT_MESSAGES: &str = "messages";
+const ENDPOINT_SUBSCRIBED_APPS: &str = "subscribed_apps";
+
+/// The webhook fields an Instagram account can subscribe an app to (Instagram webhooks reference).
+pub const SUBSCRIBABLE_FIELDS: &[&str] = &[
+    "comments",
+    "live_comments",
+    "mentions",
+    "message_edit",
+    "message_reactions",
+    "messages",
+    "messaging_handover",
+    "messaging_optins",
+    "messaging_postbacks",
+    "messaging_referral",
+    "messaging_seen",
+    "standby",
+    "story_insights",
+];
 
 /// A private reply that reached the commenter (at most one per comment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -223,7 +254,7 @@ impl Simulator {
         self.lock().faults.clear();
     }
 
-    /// Every request to the messages endpoint, in order.
+    /// Every request to the messages and subscribed_apps endpoints, in order (`endpoint` tells them apart).
     pub fn log(&self) -> Vec<LoggedRequest> {
         self.lock().log.clone()
     }
@@ -231,6 +262,62 @@ impl Simulator {
     /// Replies actually delivered, in order.
     pub fn replies(&self) -> Vec<DeliveredReply> {
         self.lock().replies.clone()
+    }
+
+    /// The fields account `ig_id` subscribed the app to with `POST /{version}/{ig_id}/subscribed_apps`, if it did.
+    pub fn subscribed_fields(&self, ig_id: &str) -> Option<Vec<String>> {
+        self.lock().subscriptions.get(ig_id).cloned()
+    }
+
+    /// `POST /{version}/{ig_id}/subscribed_apps?subscribed_fields=...`: needs the account's token and known
+    /// fields; answers `{"success": true}` and replaces the account's subscription. Logged like a reply call.
+    pub(crate) fn subscribe(
+        &self,
+        version: &str,
+        ig_id: &str,
+        token: Option<&str>,
+        fields: Option<&str>,
+    ) -> Answer {
+        let mut st = self.lock();
+        let now = st.now();
+        let fields: Option<Vec<String>> = fields.map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|f| !f.is_empty())
+                .map(str::to_owned)
+                .collect()
+        });
+        let answer = st.decide_subscription(version, ig_id, token, fields.as_deref());
+        if answer.status == 200
+            && let Some(fields) = &fields
+        {
+            st.subscriptions.insert(ig_id.to_owned(), fields.clone());
+        }
+        tracing::info!(
+            ig_id,
+            status = answer.status,
+            code = answer.code,
+            "subscribed_apps request"
+        );
+        let seq = u64::try_from(st.log.len()).unwrap_or(u64::MAX);
+        st.log.push(LoggedRequest {
+            seq,
+            endpoint: ENDPOINT_SUBSCRIBED_APPS.to_owned(),
+            at: now,
+            version: version.to_owned(),
+            ig_id: ig_id.to_owned(),
+            comment_id: None,
+            token_fingerprint: token.map(token_fingerprint),
+            text_len: None,
+            text: None,
+            status: Some(answer.status),
+            code: answer.code,
+            subcode: answer.subcode,
+            message_id: None,
+            fault: None,
+            subscribed_fields: fields,
+        });
+        answer
     }
 
     /// Delivered replies to `comment_id`: 0 or 1, since Meta refuses a second one.
@@ -457,6 +544,8 @@ struct State {
     rate: RateLimiter,
     log: Vec<LoggedRequest>,
     replies: Vec<DeliveredReply>,
+    /// Account -> the fields it subscribed the app to.
+    subscriptions: HashMap<String, Vec<String>>,
 }
 
 impl State {
@@ -472,6 +561,7 @@ impl State {
             rate: RateLimiter::default(),
             log: Vec::new(),
             replies: Vec::new(),
+            subscriptions: HashMap::new(),
         }
     }
 
@@ -570,6 +660,49 @@ impl State {
                     message_id: Some(id),
                 }
             }
+        }
+    }
+
+    /// Meta's checks for `subscribed_apps`: path, token, then the fields.
+    fn decide_subscription(
+        &self,
+        version: &str,
+        ig_id: &str,
+        token: Option<&str>,
+        fields: Option<&[String]>,
+    ) -> Answer {
+        if !is_version(version) {
+            let e = GraphError::new(2500, None).with_message(format!(
+                "Unknown path components: /{version}/{ig_id}/subscribed_apps"
+            ));
+            return Answer::error(e, None);
+        }
+        if let Err(e) = self.check_token(ig_id, token, self.now()) {
+            return Answer::error(e, None);
+        }
+        let invalid =
+            |msg: String| Answer::error(GraphError::new(100, None).with_message(msg), None);
+        let fields = match fields {
+            Some(fields) if !fields.is_empty() => fields,
+            _ => return invalid("(#100) The parameter subscribed_fields is required".to_owned()),
+        };
+        if let Some((i, unknown)) = fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| !SUBSCRIBABLE_FIELDS.contains(&f.as_str()))
+        {
+            return invalid(format!(
+                "(#100) Param subscribed_fields[{i}] must be one of {{{}}} - got \"{unknown}\"",
+                SUBSCRIBABLE_FIELDS.join(", ")
+            ));
+        }
+        Answer {
+            status: 200,
+            body: AnswerBody::Json(json!({ "success": true })),
+            usage: None,
+            code: None,
+            subcode: None,
+            message_id: None,
         }
     }
 
@@ -702,6 +835,7 @@ impl State {
         let seq = u64::try_from(self.log.len()).unwrap_or(u64::MAX);
         self.log.push(LoggedRequest {
             seq,
+            endpoint: ENDPOINT_MESSAGES.to_owned(),
             at: now,
             version: call.version.clone(),
             ig_id: call.ig_id.clone(),
@@ -714,6 +848,7 @@ impl State {
             subcode: answer.subcode,
             message_id: answer.message_id.clone(),
             fault: fault.map(str::to_owned),
+            subscribed_fields: None,
         });
     }
 }

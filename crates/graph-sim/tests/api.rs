@@ -526,3 +526,77 @@ async fn an_unknown_api_version_path_is_refused() {
 
     assert_eq!(t.send(req).await.unwrap().codes(), (400, Some(2500), None));
 }
+
+#[tokio::test]
+async fn subscribing_an_account_with_its_token_succeeds_and_is_logged_without_the_token() {
+    let t = spawn_sim(|_| {}).await;
+    let url = t.running.url(&format!(
+        "/v25.0/{IG}/subscribed_apps?subscribed_fields=comments,live_comments,messages"
+    ));
+
+    let answer = t
+        .send(t.client.post(&url).bearer_auth(TOKEN))
+        .await
+        .unwrap();
+
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.body, json!({"success": true}));
+    assert_eq!(
+        t.sim().subscribed_fields(IG),
+        Some(vec![
+            "comments".into(),
+            "live_comments".into(),
+            "messages".into()
+        ])
+    );
+    let log = t.get("/_sim/log").await;
+    assert_eq!(log[0]["endpoint"], "subscribed_apps");
+    assert_eq!(log[0]["status"], 200);
+    assert_eq!(
+        log[0]["subscribed_fields"],
+        json!(["comments", "live_comments", "messages"])
+    );
+    assert!(!log.to_string().contains(TOKEN));
+}
+
+#[tokio::test]
+async fn subscribing_with_a_bad_token_is_190_and_with_an_unknown_field_is_100() {
+    let t = spawn_sim(|_| {}).await;
+    let url = |fields: &str| {
+        t.running.url(&format!(
+            "/v25.0/{IG}/subscribed_apps?subscribed_fields={fields}"
+        ))
+    };
+
+    let bad_token = t.client.post(url("comments")).bearer_auth("not-the-token");
+    let unknown_field = t.client.post(url("comments,kittens")).bearer_auth(TOKEN);
+    let no_fields = t
+        .client
+        .post(t.running.url(&format!("/v25.0/{IG}/subscribed_apps")))
+        .bearer_auth(TOKEN);
+
+    assert_eq!(
+        t.send(bad_token).await.unwrap().codes(),
+        (400, Some(190), None)
+    );
+    let unknown = t.send(unknown_field).await.unwrap();
+    assert_eq!(unknown.codes(), (400, Some(100), None));
+    assert!(
+        unknown.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("kittens")
+    );
+    assert_eq!(
+        t.send(no_fields).await.unwrap().codes(),
+        (400, Some(100), None)
+    );
+    assert_eq!(t.sim().subscribed_fields(IG), None);
+    assert_eq!(t.sim().log().len(), 3);
+    assert!(
+        t.sim()
+            .log()
+            .iter()
+            .all(|r| r.endpoint == "subscribed_apps")
+    );
+}

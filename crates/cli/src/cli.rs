@@ -1,0 +1,324 @@
+//! The command line. Settings shared with the rest of the project are read from the same environment
+//! variables (`WEBHOOK_URL`, `APP_SECRET`, `VERIFY_TOKEN`, `TABLE_NAME`, `ACCESS_TOKEN`, `GRAPH_API_URL`,
+//! `GRAPH_API_VERSION`); a flag wins over its variable. Secret values never appear in `--help`.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use reply_core::CommentStatus;
+
+/// The account used when `--account` is not given (the account of Meta's captured sample notification).
+pub const SAMPLE_ACCOUNT_ID: &str = "17841401906857599";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "replyctl",
+    version,
+    about = "Operate the Instagram private-replies product, locally or deployed",
+    long_about = "Operate the Instagram private-replies product, locally or deployed.\n\n\
+        Send signed sample comments to a webhook, run Meta's verification handshake, read and re-drive the \
+        stored comments, and subscribe accounts to the webhook fields.\n\n\
+        Local stack: `cargo run -p local-stack`, then `replyctl send-comment` and \
+        `replyctl list --dynamodb-local`."
+)]
+pub struct Cli {
+    /// Print JSON for scripts instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// POST a realistic, correctly signed comment notification (or a batch of them) to a webhook.
+    SendComment(SendCommentArgs),
+    /// Run Meta's GET verification handshake against a webhook URL and say whether it passes.
+    VerifyWebhook(VerifyWebhookArgs),
+    /// Recent comments, newest first (reads the whole table with a paginated Scan).
+    List(ListArgs),
+    /// One stored comment with all its attributes.
+    Show(ShowArgs),
+    /// Comment counts by status (and by account).
+    Stats(StatsArgs),
+    /// Re-drive a comment waiting for a retry or failed transiently, while its reply window is open.
+    Retry(RetryArgs),
+    /// Subscribe an Instagram account to the webhook fields, with the account's token.
+    Subscribe(SubscribeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Webhook URL [default: http://127.0.0.1:${WEBHOOK_PORT:-3000}/webhook].
+    #[arg(long, env = "WEBHOOK_URL")]
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendCommentArgs {
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
+
+    /// App secret that signs the notification (the first one when comma-separated)
+    /// [default for a local URL: local-app-secret].
+    #[arg(long, env = "APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
+
+    /// Comment text.
+    #[arg(long, default_value = "LINK")]
+    pub text: String,
+
+    /// Instagram professional account ID(s) commented on; several (comma-separated or repeated) spread the
+    /// comments over the accounts, one notification entry per account.
+    #[arg(long, value_delimiter = ',', default_value = SAMPLE_ACCOUNT_ID)]
+    pub account: Vec<String>,
+
+    /// Commenter's Instagram-scoped ID [default: a random one per comment].
+    #[arg(long)]
+    pub commenter: Option<String>,
+
+    /// Commenter's username [default: derived from the commenter ID].
+    #[arg(long)]
+    pub username: Option<String>,
+
+    /// What was commented on; LIVE sends a `live_comments` change.
+    #[arg(long, value_enum, ignore_case = true, default_value = "FEED")]
+    pub media_type: MediaType,
+
+    /// Send a `live_comments` change (same as --media-type LIVE).
+    #[arg(long)]
+    pub live: bool,
+
+    /// Media ID [default: a random one per run].
+    #[arg(long)]
+    pub media_id: Option<String>,
+
+    /// Make the comment a reply to this comment ID.
+    #[arg(long)]
+    pub parent_id: Option<String>,
+
+    /// Ad ID, for a comment on an ad.
+    #[arg(long)]
+    pub ad_id: Option<String>,
+
+    /// How old the comment is (8d, 2h, 30m, 1d12h): the notification's entry time is now minus this, which
+    /// the webhook stores as the comment time.
+    #[arg(long, default_value = "0", value_parser = crate::age::parse_age)]
+    pub age: chrono::Duration,
+
+    /// Comment ID [default: a random, realistic 17-18 digit ID]; only with --count 1.
+    #[arg(long)]
+    pub comment_id: Option<String>,
+
+    /// Number of distinct comments to send.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub count: u32,
+
+    /// Comments per POST (Meta batches up to 1000 changes).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch_size: u32,
+
+    /// POSTs in flight at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+
+    /// Send every notification twice, as Meta does for comments on ads and on redelivery.
+    #[arg(long)]
+    pub duplicate: bool,
+
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MediaType {
+    #[value(name = "FEED")]
+    Feed,
+    #[value(name = "REELS")]
+    Reels,
+    #[value(name = "STORY")]
+    Story,
+    #[value(name = "AD")]
+    Ad,
+    #[value(name = "LIVE")]
+    Live,
+}
+
+impl MediaType {
+    /// `media.media_product_type` as Meta sends it.
+    pub fn product_type(self) -> &'static str {
+        match self {
+            Self::Feed => "FEED",
+            Self::Reels => "REELS",
+            Self::Story => "STORY",
+            Self::Ad => "AD",
+            Self::Live => "LIVE",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyWebhookArgs {
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
+
+    /// The verify token to present [default for a local URL: local-verify-token].
+    #[arg(long, env = "VERIFY_TOKEN", hide_env_values = true)]
+    pub verify_token: Option<String>,
+
+    /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}
+
+/// Where the comments table is. AWS access comes from the standard AWS configuration (`AWS_PROFILE`,
+/// `AWS_REGION`, `AWS_ENDPOINT_URL_DYNAMODB`, ...).
+#[derive(Debug, Args)]
+pub struct TableArgs {
+    /// The comments table.
+    #[arg(long, env = "TABLE_NAME", default_value = "comments")]
+    pub table: String,
+
+    /// DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local; implies test credentials and
+    /// us-east-1 when none are set.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// The local stack's DynamoDB Local: --endpoint http://127.0.0.1:${DYNAMODB_PORT:-8000}.
+    #[arg(long, conflicts_with = "endpoint")]
+    pub dynamodb_local: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+
+    /// Only comments in this status.
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<CommentStatus>,
+
+    /// Only comments on this account.
+    #[arg(long)]
+    pub account: Option<String>,
+
+    /// Rows to show.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+
+    /// Stop scanning after this many items (each scanned item costs read capacity); the rows shown are then
+    /// the newest of those read, not necessarily of the table.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_scan: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+
+    /// The comment ID.
+    pub comment_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+
+    /// Also count by account.
+    #[arg(long)]
+    pub by_account: bool,
+
+    /// Stop scanning after this many items.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_scan: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+
+    /// The comment ID.
+    pub comment_id: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SubscribeArgs {
+    /// The Instagram professional account ID to subscribe.
+    #[arg(long)]
+    pub account: String,
+
+    /// The account's Instagram user access token.
+    #[arg(long, env = "ACCESS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Webhook fields to subscribe to.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "comments,live_comments,messages"
+    )]
+    pub fields: Vec<String>,
+
+    /// Graph API base URL.
+    #[arg(
+        long,
+        env = "GRAPH_API_URL",
+        default_value = "https://graph.instagram.com"
+    )]
+    pub graph_api_url: String,
+
+    /// Graph API version.
+    #[arg(long, env = "GRAPH_API_VERSION", default_value = "v25.0")]
+    pub graph_api_version: String,
+
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}
+
+/// Every status, in lifecycle order.
+pub const STATUSES: [CommentStatus; 8] = [
+    CommentStatus::Pending,
+    CommentStatus::Sending,
+    CommentStatus::Replied,
+    CommentStatus::Retry,
+    CommentStatus::TokenInvalid,
+    CommentStatus::Failed,
+    CommentStatus::Expired,
+    CommentStatus::Skipped,
+];
+
+fn parse_status(text: &str) -> Result<CommentStatus, String> {
+    let wanted = text.trim().replace('-', "_");
+    STATUSES
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(&wanted))
+        .ok_or_else(|| {
+            let names: Vec<_> = STATUSES.iter().map(|s| s.as_str()).collect();
+            format!("{text:?} is not a status; use one of {}", names.join(", "))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn statuses_parse_in_any_case() {
+        assert_eq!(parse_status("retry"), Ok(CommentStatus::Retry));
+        assert_eq!(
+            parse_status("token-invalid"),
+            Ok(CommentStatus::TokenInvalid)
+        );
+        assert!(parse_status("DONE").is_err_and(|e| e.contains("PENDING")));
+    }
+}

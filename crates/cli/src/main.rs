@@ -1,0 +1,31 @@
+//! `replyctl`: the operator's tool for the private-replies product. The same commands work against the local
+//! stack (`cargo run -p local-stack`) and a deployed one: the webhook URL, the table and the Graph API URL come
+//! from the project's usual environment variables (or flags), AWS access from the standard AWS configuration.
+//!
+//! Results go to stdout (tables, or JSON with `--json`); errors go to stderr with what to do next, and the
+//! exit code is 1. Each command lives in its own module under [`commands`].
+
+mod age;
+mod cli;
+mod commands;
+mod config;
+mod dynamo;
+mod failure;
+mod items;
+mod output;
+
+use clap::Parser as _;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let out = output::Output::new(cli.json);
+    match commands::run(cli.command, &out).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            out.report(&failure);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,10 @@
+//! `replyctl` end to end: the binary against DynamoDB Local, the real webhook served in-process, and the Graph
+//! API simulator.
+#![allow(clippy::unwrap_used)]
+
+mod harness;
+mod inspect;
+mod retry;
+mod send_comment;
+mod subscribe;
+mod verify_webhook;
