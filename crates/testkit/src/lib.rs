@@ -160,9 +160,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Start a dedicated instance on a given port (the local stack's `DYNAMODB_PORT`). Fails with java's output
 /// if the port is taken; dropping it stops java.
 pub async fn start_dynamodb_local_on(port: u16) -> anyhow::Result<OwnedDynamoDbLocal> {
-    let inner = launch_on(Some(port))
-        .await
-        .with_context(|| format!("could not start DynamoDB Local on port {port} (is something else using it?)"))?;
+    let inner = launch_on(Some(port)).await.with_context(|| {
+        format!("could not start DynamoDB Local on port {port} (is something else using it?)")
+    })?;
     Ok(OwnedDynamoDbLocal { inner })
 }
 
@@ -175,7 +175,11 @@ async fn launch_on(fixed_port: Option<u16>) -> anyhow::Result<DynamoDbLocal> {
         .await
         .context("fetch task failed")??;
     let mut last_error = None;
-    let attempts = if fixed_port.is_some() { 1 } else { PORT_ATTEMPTS };
+    let attempts = if fixed_port.is_some() {
+        1
+    } else {
+        PORT_ATTEMPTS
+    };
     for _ in 0..attempts {
         let port = match fixed_port {
             Some(port) => port,

@@ -20,7 +20,13 @@ const RUNS: usize = 7;
 async fn main() {
     let local = testkit::dynamodb_local().await;
     let comments: Vec<_> = (0..1000)
-        .map(|i| SampleComment::new(&format!("178414{:011}", i % 10), &format!("183{i:014}"), "LINK please"))
+        .map(|i| {
+            SampleComment::new(
+                &format!("178414{:011}", i % 10),
+                &format!("183{i:014}"),
+                "LINK please",
+            )
+        })
         .collect();
     let body = notification_body(&comments, Utc::now());
     let signature = sign("bench-secret", &body);

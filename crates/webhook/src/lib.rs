@@ -60,8 +60,14 @@ impl WebhookApp {
             config.secrets_ttl,
         )
         .await?;
-        let store = DynamoCommentStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
-        Ok(Self::new(&config, Arc::new(secrets), Arc::new(store), Arc::new(SystemClock)))
+        let store =
+            DynamoCommentStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+        Ok(Self::new(
+            &config,
+            Arc::new(secrets),
+            Arc::new(store),
+            Arc::new(SystemClock),
+        ))
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -104,10 +110,17 @@ impl WebhookApp {
     async fn receive(&self, request: &Request) -> Response<Body> {
         let body: &[u8] = request.body().as_ref();
         if body.len() > self.max_body_bytes {
-            tracing::warn!(bytes = body.len(), limit = self.max_body_bytes, "notification too large");
+            tracing::warn!(
+                bytes = body.len(),
+                limit = self.max_body_bytes,
+                "notification too large"
+            );
             return text(StatusCode::PAYLOAD_TOO_LARGE, "payload too large");
         }
-        let signature = request.headers().get(SIGNATURE_HEADER).map(HeaderValue::as_bytes);
+        let signature = request
+            .headers()
+            .get(SIGNATURE_HEADER)
+            .map(HeaderValue::as_bytes);
         if let Err(reason) = self.secrets.get().await.app_secrets.verify(signature, body) {
             tracing::warn!(reason = %reason, bytes = body.len(), "notification refused: bad signature");
             emit_counts("webhook", &[], &[("SignatureRejected", 1)]);
@@ -145,7 +158,10 @@ impl WebhookApp {
             .map(|c| c.into_record(now, self.retention))
             .collect();
         let received = records.len();
-        let own = records.iter().filter(|r| r.status_reason.as_deref() == Some("own_comment")).count();
+        let own = records
+            .iter()
+            .filter(|r| r.status_reason.as_deref() == Some("own_comment"))
+            .count();
         let summary = insert_all(&self.store, records, self.write_concurrency).await;
 
         emit_counts(

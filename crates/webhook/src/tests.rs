@@ -20,7 +20,10 @@ struct RecordingStore(Mutex<Vec<CommentRecord>>);
 #[async_trait::async_trait]
 impl CommentStore for RecordingStore {
     async fn insert_new(&self, record: &CommentRecord) -> Result<Inserted, StoreError> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
         Ok(Inserted::Stored)
     }
 }
@@ -28,7 +31,8 @@ impl CommentStore for RecordingStore {
 fn app() -> (WebhookApp, Arc<RecordingStore>) {
     let store = Arc::new(RecordingStore::default());
     let secrets = WebhookSecrets {
-        app_secrets: AppSecrets::from_comma_separated(&format!("other-secret,{SECRET}")).expect("secrets"),
+        app_secrets: AppSecrets::from_comma_separated(&format!("other-secret,{SECRET}"))
+            .expect("secrets"),
         verify_token: VerifyToken::new(TOKEN),
     };
     let mut config = WebhookConfig::for_table("unused");
@@ -54,7 +58,9 @@ fn core_fixture(name: &str) -> Vec<u8> {
 }
 
 fn post(body: Vec<u8>, signature: Option<String>) -> Request {
-    let mut builder = lambda_http::http::Request::builder().method("POST").uri("/webhook");
+    let mut builder = lambda_http::http::Request::builder()
+        .method("POST")
+        .uri("/webhook");
     if let Some(sig) = signature {
         builder = builder.header("X-Hub-Signature-256", sig);
     }
@@ -62,7 +68,10 @@ fn post(body: Vec<u8>, signature: Option<String>) -> Request {
 }
 
 fn get(query: &[(&str, &str)]) -> Request {
-    let params: HashMap<String, String> = query.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    let params: HashMap<String, String> = query
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
     lambda_http::http::Request::builder()
         .method("GET")
         .uri("/webhook")
@@ -86,7 +95,10 @@ async fn the_verification_handshake_echoes_the_challenge_as_plain_text() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(body_text(&response), "1158201444");
     assert_eq!(
-        response.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes()),
+        response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.as_bytes()),
         Some(&b"text/plain; charset=utf-8"[..])
     );
 }
@@ -95,7 +107,11 @@ async fn the_verification_handshake_echoes_the_challenge_as_plain_text() {
 async fn the_challenge_is_returned_unchanged_whatever_it_contains() {
     let (app, _) = app();
     let response = app
-        .handle(get(&[("hub.mode", "subscribe"), ("hub.verify_token", TOKEN), ("hub.challenge", "abc 123&x")]))
+        .handle(get(&[
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", TOKEN),
+            ("hub.challenge", "abc 123&x"),
+        ]))
         .await;
     assert_eq!(body_text(&response), "abc 123&x");
 }
@@ -104,8 +120,16 @@ async fn the_challenge_is_returned_unchanged_whatever_it_contains() {
 async fn a_wrong_token_or_mode_or_missing_challenge_is_forbidden_without_detail() {
     let (app, _) = app();
     for query in [
-        vec![("hub.mode", "subscribe"), ("hub.verify_token", "nope"), ("hub.challenge", "1")],
-        vec![("hub.mode", "unsubscribe"), ("hub.verify_token", TOKEN), ("hub.challenge", "1")],
+        vec![
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", "nope"),
+            ("hub.challenge", "1"),
+        ],
+        vec![
+            ("hub.mode", "unsubscribe"),
+            ("hub.verify_token", TOKEN),
+            ("hub.challenge", "1"),
+        ],
         vec![("hub.verify_token", TOKEN), ("hub.challenge", "1")],
         vec![("hub.mode", "subscribe"), ("hub.verify_token", TOKEN)],
         vec![],
@@ -120,7 +144,12 @@ async fn a_wrong_token_or_mode_or_missing_challenge_is_forbidden_without_detail(
 async fn a_base64_encoded_api_gateway_event_is_verified_over_the_decoded_bytes_and_stored() {
     let (app, store) = app();
     let response = app.handle(fixture_event("apigw_v2_post_base64.json")).await;
-    assert_eq!(response.status(), StatusCode::OK, "{}", body_text(&response));
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(&response)
+    );
     let stored = stored(&store);
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].text.as_deref(), Some("LINK äöå 😍"));
@@ -151,11 +180,16 @@ async fn the_signature_is_checked_over_the_raw_escaped_bytes() {
     let body = core_fixture("escaped_unicode.json");
     // Signing the unescaped re-serialization (what a naive verifier would hash) must not be accepted.
     let reserialized =
-        serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&body).expect("json")).expect("json");
+        serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&body).expect("json"))
+            .expect("json");
     assert_ne!(reserialized, body);
-    let response = app.handle(post(body.clone(), Some(sign(SECRET, &reserialized)))).await;
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &reserialized))))
+        .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let response = app.handle(post(body.clone(), Some(sign(SECRET, &body)))).await;
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(stored(&store).len(), 1);
 }
@@ -164,7 +198,9 @@ async fn the_signature_is_checked_over_the_raw_escaped_bytes() {
 async fn a_signed_body_that_is_not_json_is_400() {
     let (app, store) = app();
     let body = b"this is not json".to_vec();
-    let response = app.handle(post(body.clone(), Some(sign(SECRET, &body)))).await;
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert!(stored(&store).is_empty());
 }
@@ -188,7 +224,10 @@ async fn other_methods_and_paths_are_refused() {
         .expect("request");
     let response = app.handle(put).await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(response.headers().get(header::ALLOW).map(|v| v.as_bytes()), Some(&b"GET, POST"[..]));
+    assert_eq!(
+        response.headers().get(header::ALLOW).map(|v| v.as_bytes()),
+        Some(&b"GET, POST"[..])
+    );
     let elsewhere = lambda_http::http::Request::builder()
         .method("POST")
         .uri("/admin")
@@ -201,11 +240,16 @@ async fn other_methods_and_paths_are_refused() {
 async fn a_mixed_batch_stores_the_usable_comments_and_skips_the_rest() {
     let (app, store) = app();
     let body = core_fixture("mixed_batch.json");
-    let response = app.handle(post(body.clone(), Some(sign(SECRET, &body)))).await;
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let stored = stored(&store);
     assert_eq!(stored.len(), 4);
-    let own: Vec<_> = stored.iter().filter(|r| r.status == CommentStatus::Skipped).collect();
+    let own: Vec<_> = stored
+        .iter()
+        .filter(|r| r.status == CommentStatus::Skipped)
+        .collect();
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].comment_id.as_str(), "18000000000000002");
 }

@@ -46,10 +46,17 @@ fn signed_post(body: &[u8]) -> Request {
 }
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../core/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/../core/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
-async fn items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap<String, AttributeValue>> {
+async fn items(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Vec<HashMap<String, AttributeValue>> {
     let mut out = Vec::new();
     let mut start = None;
     loop {
@@ -70,7 +77,10 @@ async fn items(client: &aws_sdk_dynamodb::Client, table: &str) -> Vec<HashMap<St
 }
 
 fn s<'a>(item: &'a HashMap<String, AttributeValue>, key: &str) -> &'a str {
-    item.get(key).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("<missing>")
+    item.get(key)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or("<missing>")
 }
 
 fn status(response: &Response<Body>) -> StatusCode {
@@ -98,7 +108,10 @@ async fn a_comment_is_stored_as_one_readable_item() {
     assert_eq!(s(item, "comment_time"), "2024-09-12T01:54:48Z");
     assert_eq!(s(item, "reply_deadline"), "2024-09-19T01:54:48Z");
     assert!(s(item, "received_at").ends_with('Z'));
-    assert!(!item.contains_key("parent_id"), "absent values are left out, not written empty");
+    assert!(
+        !item.contains_key("parent_id"),
+        "absent values are left out, not written empty"
+    );
     let ttl: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
     assert_eq!(ttl, 1_726_106_088 + 7 * 86_400 + 30 * 86_400);
 }
@@ -107,12 +120,21 @@ async fn a_comment_is_stored_as_one_readable_item() {
 async fn a_redelivered_notification_is_stored_once_and_answered_200_both_times() {
     let (app, client, table) = app().await;
     let body = fixture("reel_comment.json");
-    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(
+        status(&app.handle(signed_post(&body)).await),
+        StatusCode::OK
+    );
     let first = items(&client, &table).await;
-    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(
+        status(&app.handle(signed_post(&body)).await),
+        StatusCode::OK
+    );
     let second = items(&client, &table).await;
     assert_eq!(second.len(), 1);
-    assert_eq!(first, second, "the redelivery must not overwrite the stored item");
+    assert_eq!(
+        first, second,
+        "the redelivery must not overwrite the stored item"
+    );
 }
 
 #[tokio::test]
@@ -123,7 +145,10 @@ async fn two_identical_posts_racing_store_each_comment_once() {
         .collect();
     let body = notification_body(&comments, Utc::now());
     let other = app_for(client.clone(), &table);
-    let (a, b) = tokio::join!(app.handle(signed_post(&body)), other.handle(signed_post(&body)));
+    let (a, b) = tokio::join!(
+        app.handle(signed_post(&body)),
+        other.handle(signed_post(&body))
+    );
     assert_eq!((status(&a), status(&b)), (StatusCode::OK, StatusCode::OK));
     let items = items(&client, &table).await;
     assert_eq!(items.len(), 100);
@@ -134,7 +159,10 @@ async fn the_same_comment_twice_in_one_batch_is_stored_once() {
     let (app, client, table) = app().await;
     let c = SampleComment::new("17841400000000001", "18100000000000777", "LINK");
     let body = notification_body(&[c.clone(), c], Utc::now());
-    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(
+        status(&app.handle(signed_post(&body)).await),
+        StatusCode::OK
+    );
     assert_eq!(items(&client, &table).await.len(), 1);
 }
 
@@ -144,7 +172,10 @@ async fn the_accounts_own_comment_is_stored_as_skipped() {
     let mut own = SampleComment::new("17841400000000001", "18100000000000001", "Check your DMs!");
     own.commenter_id = "17841400000000001".into();
     let body = notification_body(&[own], Utc::now());
-    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(
+        status(&app.handle(signed_post(&body)).await),
+        StatusCode::OK
+    );
     let items = items(&client, &table).await;
     assert_eq!(s(&items[0], "status"), "SKIPPED");
     assert_eq!(s(&items[0], "status_reason"), "own_comment");
@@ -153,12 +184,24 @@ async fn the_accounts_own_comment_is_stored_as_skipped() {
 #[tokio::test]
 async fn an_unusable_change_is_skipped_while_the_rest_are_stored() {
     let (app, client, table) = app().await;
-    assert_eq!(status(&app.handle(signed_post(&fixture("mixed_batch.json"))).await), StatusCode::OK);
-    let mut ids: Vec<_> = items(&client, &table).await.iter().map(|i| s(i, "comment_id").to_owned()).collect();
+    assert_eq!(
+        status(&app.handle(signed_post(&fixture("mixed_batch.json"))).await),
+        StatusCode::OK
+    );
+    let mut ids: Vec<_> = items(&client, &table)
+        .await
+        .iter()
+        .map(|i| s(i, "comment_id").to_owned())
+        .collect();
     ids.sort();
     assert_eq!(
         ids,
-        ["18000000000000001", "18000000000000002", "18000000000000003", "18000000000000010"]
+        [
+            "18000000000000001",
+            "18000000000000002",
+            "18000000000000003",
+            "18000000000000010"
+        ]
     );
 }
 
@@ -166,10 +209,19 @@ async fn an_unusable_change_is_skipped_while_the_rest_are_stored() {
 async fn a_thousand_change_batch_is_stored_in_full() {
     let (app, client, table) = app().await;
     let comments: Vec<_> = (0..1000)
-        .map(|i| SampleComment::new(&format!("178414{:011}", i % 13), &format!("182{i:014}"), "LINK"))
+        .map(|i| {
+            SampleComment::new(
+                &format!("178414{:011}", i % 13),
+                &format!("182{i:014}"),
+                "LINK",
+            )
+        })
         .collect();
     let body = notification_body(&comments, Utc::now());
-    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    assert_eq!(
+        status(&app.handle(signed_post(&body)).await),
+        StatusCode::OK
+    );
     assert_eq!(items(&client, &table).await.len(), 1000);
 }
 
@@ -182,7 +234,10 @@ async fn wrong_or_missing_signatures_store_nothing() {
         .uri("/webhook")
         .body(Body::from(body.clone()))
         .unwrap();
-    assert_eq!(status(&app.handle(unsigned).await), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        status(&app.handle(unsigned).await),
+        StatusCode::UNAUTHORIZED
+    );
     let wrong = lambda_http::http::Request::builder()
         .method("POST")
         .uri("/webhook")
@@ -202,11 +257,19 @@ async fn a_missing_table_answers_503_and_the_redelivery_succeeds_once_it_exists(
     let response = app.handle(signed_post(&body)).await;
     assert_eq!(status(&response), StatusCode::SERVICE_UNAVAILABLE);
     let text = String::from_utf8_lossy(response.body().as_ref()).into_owned();
-    assert_eq!(text, "temporarily unavailable", "no internal error text goes back to the caller");
+    assert_eq!(
+        text, "temporarily unavailable",
+        "no internal error text goes back to the caller"
+    );
 
     let spec = testkit::table::comments_table_spec(testkit::table::template_path()).unwrap();
-    testkit::table::create_comments_table(&local.client(), &table, &spec).await.unwrap();
-    assert_eq!(status(&app.handle(signed_post(&body)).await), StatusCode::OK);
+    testkit::table::create_comments_table(&local.client(), &table, &spec)
+        .await
+        .unwrap();
+    assert_eq!(
+        status(&app.handle(signed_post(&body)).await),
+        StatusCode::OK
+    );
     assert_eq!(items(&local.client(), &table).await.len(), 1);
 }
 
