@@ -103,9 +103,9 @@ async fn a_rate_limited_accounts_comments_wait_for_the_next_window_without_meta_
     .unwrap();
     let batch = comments(ACCOUNT_1, 211, 6);
     let comment_ids = ids(&batch);
-    // Start at the beginning of a budget window, so the first three calls all fall in it. The replier counts
-    // its budget in fixed, epoch-aligned windows while Meta's limit slides: a burst that straddles a window
-    // boundary can spend up to twice the limit within one window length, which this test does not exercise.
+    // Start at the beginning of a budget window, so the first three calls all fall in it. (The replier's budget
+    // is sliding-window safe: a burst straddling a boundary is covered by the replier's own test
+    // `a_burst_straddling_a_window_boundary_never_exceeds_the_limit_in_any_sliding_window`.)
     sleep_until_next_window(WINDOW, Duration::from_millis(50)).await;
     let first_window_ends = window_end(Utc::now());
     assert_eq!(t.post(&batch).await.unwrap(), 200);

@@ -1,9 +1,15 @@
 //! Per-account state shared by every concurrent replier invocation, in the account state table (key `pk`,
 //! TTL `expires_at`):
 //!
-//! - `budget#<ig_id>#<posts|live>#<window secs>#<window index>`: `calls` made in one fixed window, taken with
-//!   an atomic `ADD` that is conditional on `calls < limit`, so no two invocations can overspend a budget;
-//!   each item expires an hour after its window.
+//! - `budget#<ig_id>#<posts|live>#<slot millis>#<slot index>`: `calls` made in one slot of a budget window.
+//!   Meta's limits slide (750 calls in *any* hour), so counting in fixed windows would let a burst straddling
+//!   a window boundary spend twice the limit within one window length. Instead each window `W` is split into
+//!   `k` epoch-aligned slots of `W/k` ([`crate::backoff::budget_slots`]); a call at `t` in slot `i` is granted
+//!   only if the calls of slots `i-k ..= i` (which cover every sliding window `[t-W, t]`) stay within the
+//!   limit: the `k` closed slots are read (they never change again, so their sum is cached per slot) and slot
+//!   `i` is taken with an atomic `ADD` conditional on `calls < limit - closed`, so no two invocations can
+//!   overspend a budget. At least `k/(k+1)` of the limit stays usable. Each item expires a window and an hour
+//!   after its slot.
 //! - `account#<ig_id>`: `paused_until` (after Meta throttled or blocked the account), `pause_code`, and
 //!   `bad_token_fingerprint` (the fingerprint of a token Meta rejected with `190`), so that other comments of
 //!   the account wait instead of spending calls that are bound to fail. Kept 30 days after its last change.
@@ -17,6 +23,7 @@ use chrono::{DateTime, Utc};
 use reply_core::comment::format_time;
 use reply_core::store::StoreError;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 pub mod attr {
     pub const PK: &str = "pk";
@@ -31,8 +38,10 @@ pub mod attr {
 
 /// How long an account record outlives its last change.
 const ACCOUNT_RECORD_TTL_SECS: i64 = 30 * 24 * 3600;
-/// How long a budget counter outlives its window.
+/// How long a budget counter outlives the last window it counts in.
 const BUDGET_RECORD_TTL_SECS: i64 = 3600;
+/// Reads of unprocessed budget keys before giving up.
+const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// Which of Meta's per-account budgets a reply counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -64,16 +73,28 @@ pub struct AccountState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BudgetGrant {
     Granted,
-    /// The window's calls are used up; the next window starts at `next_window`.
+    /// The window's calls are used up; `next_window` is the earliest time a call could be granted (if no other
+    /// call is made meanwhile).
     Exhausted {
         next_window: DateTime<Utc>,
     },
+}
+
+/// The calls of the `k` closed slots before a slot, oldest first, by budget key of that slot.
+type ClosedSlots = HashMap<String, ClosedCalls>;
+
+#[derive(Debug, Clone)]
+struct ClosedCalls {
+    /// When the slot they precede ends; the entry is useless afterwards.
+    slot_end: DateTime<Utc>,
+    calls: Vec<u64>,
 }
 
 #[derive(Debug, Clone)]
 pub struct AccountStateStore {
     client: Client,
     table: String,
+    closed: Arc<Mutex<ClosedSlots>>,
 }
 
 impl AccountStateStore {
@@ -81,6 +102,7 @@ impl AccountStateStore {
         Self {
             client,
             table: table.into(),
+            closed: Arc::default(),
         }
     }
 
@@ -92,16 +114,10 @@ impl AccountStateStore {
         format!("account#{account_id}")
     }
 
-    pub fn budget_key(
-        account_id: &str,
-        bucket: Bucket,
-        budget: Budget,
-        window_index: i64,
-    ) -> String {
+    pub fn budget_key(account_id: &str, bucket: Bucket, slot_ms: i64, slot_index: i64) -> String {
         format!(
-            "budget#{account_id}#{}#{}#{window_index}",
-            bucket.as_str(),
-            budget.window.as_secs()
+            "budget#{account_id}#{}#{slot_ms}#{slot_index}",
+            bucket.as_str()
         )
     }
 
@@ -135,7 +151,8 @@ impl AccountStateStore {
         })
     }
 
-    /// Takes one call from the account's budget for the window `now` falls in.
+    /// Takes one call from the account's budget, unless that would make more than `limit` calls in the window
+    /// of slots ending with the one `now` falls in.
     pub async fn take_budget(
         &self,
         account_id: &str,
@@ -143,31 +160,149 @@ impl AccountStateStore {
         budget: Budget,
         now: DateTime<Utc>,
     ) -> Result<BudgetGrant, StoreError> {
-        let (index, next_window) = crate::backoff::budget_window(now, budget.window);
+        let (slot_ms, index) = crate::backoff::budget_slot(now, budget.window);
+        let key = Self::budget_key(account_id, bucket, slot_ms, index);
+        let k = crate::backoff::budget_slots(budget.window);
+        let mut calls = self
+            .closed_calls(account_id, bucket, (slot_ms, index, k), &key, now)
+            .await?;
+        let closed: u64 = calls.iter().sum();
+        let room = i64::from(budget.limit) - i64::try_from(closed).unwrap_or(i64::MAX);
+        let exhausted = |calls: &[u64]| {
+            let after = crate::backoff::slots_until_grant(calls, budget.limit);
+            BudgetGrant::Exhausted {
+                next_window: crate::backoff::slot_start(index.saturating_add(after), slot_ms),
+            }
+        };
+        if room <= 0 {
+            calls.push(0);
+            return Ok(exhausted(&calls));
+        }
+        let slot_end = crate::backoff::slot_start(index.saturating_add(1), slot_ms);
+        let window_secs = i64::try_from(budget.window.as_secs()).unwrap_or(i64::MAX);
+        let ttl = slot_end
+            .timestamp()
+            .saturating_add(1)
+            .saturating_add(window_secs)
+            .saturating_add(BUDGET_RECORD_TTL_SECS);
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(Self::key(Self::budget_key(
-                account_id, bucket, budget, index,
-            ))))
+            .set_key(Some(Self::key(key)))
             .update_expression("SET #ttl = if_not_exists(#ttl, :ttl) ADD #calls :one")
-            .condition_expression("attribute_not_exists(#calls) OR #calls < :limit")
+            .condition_expression("attribute_not_exists(#calls) OR #calls < :room")
             .expression_attribute_names("#ttl", attr::EXPIRES_AT)
             .expression_attribute_names("#calls", attr::CALLS)
-            .expression_attribute_values(
-                ":ttl",
-                n(next_window.timestamp() + BUDGET_RECORD_TTL_SECS),
-            )
+            .expression_attribute_values(":ttl", n(ttl))
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":limit", n(i64::from(budget.limit)))
+            .expression_attribute_values(":room", n(room))
             .send()
             .await;
         match result {
             Ok(_) => Ok(BudgetGrant::Granted),
-            Err(e) if is_condition_failure(&e) => Ok(BudgetGrant::Exhausted { next_window }),
+            Err(e) if is_condition_failure(&e) => {
+                // The current slot holds at least `room` calls.
+                calls.push(u64::try_from(room).unwrap_or(0));
+                Ok(exhausted(&calls))
+            }
             Err(e) => Err(backend(e, "taking from the account's call budget")),
         }
+    }
+
+    /// The calls of the `k` slots before slot `index`, oldest first: from the cache, or read consistently in
+    /// one batch (missing counters count 0) and cached until slot `index` ends, since closed slots never change.
+    async fn closed_calls(
+        &self,
+        account_id: &str,
+        bucket: Bucket,
+        (slot_ms, index, k): (i64, i64, u32),
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u64>, StoreError> {
+        let cache_key = format!("{key}#{k}");
+        if let Some(cached) = self.cache().get(&cache_key) {
+            return Ok(cached.calls.clone());
+        }
+        let k = i64::from(k);
+        let keys: Vec<String> = (index - k..index)
+            .map(|i| Self::budget_key(account_id, bucket, slot_ms, i))
+            .collect();
+        let mut found: HashMap<String, u64> = HashMap::new();
+        let mut pending: Vec<HashMap<String, AttributeValue>> =
+            keys.iter().map(|k| Self::key(k.clone())).collect();
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .projection_expression("#pk, #calls")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#calls", attr::CALLS)
+                .build()
+                .map_err(|e| backend(e, "reading the account's call budget"))?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| backend(e, "reading the account's call budget"))?;
+            for item in out
+                .responses()
+                .and_then(|r| r.get(&self.table))
+                .into_iter()
+                .flatten()
+            {
+                let pk = item.get(attr::PK).and_then(|v| v.as_s().ok());
+                let calls = item
+                    .get(attr::CALLS)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<u64>().ok());
+                if let (Some(pk), Some(calls)) = (pk, calls) {
+                    found.insert(pk.clone(), calls);
+                }
+            }
+            if let Some(left) = out
+                .unprocessed_keys()
+                .and_then(|u| u.get(&self.table))
+                .map(|u| u.keys().to_vec())
+            {
+                pending = left;
+            }
+        }
+        if !pending.is_empty() {
+            return Err(StoreError::Backend(anyhow::anyhow!(
+                "reading the account's call budget: {} keys left unprocessed",
+                pending.len()
+            )));
+        }
+        let calls: Vec<u64> = keys
+            .iter()
+            .map(|k| found.get(k).copied().unwrap_or(0))
+            .collect();
+        let slot_end = crate::backoff::slot_start(index.saturating_add(1), slot_ms);
+        let mut cache = self.cache();
+        cache.retain(|_, c| c.slot_end > now);
+        cache.insert(
+            cache_key,
+            ClosedCalls {
+                slot_end,
+                calls: calls.clone(),
+            },
+        );
+        Ok(calls)
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, ClosedSlots> {
+        self.closed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Pauses the account until `until`, unless it is already paused for longer.
@@ -264,17 +399,12 @@ fn n(value: i64) -> AttributeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
-    fn budget_keys_name_the_account_bucket_window_length_and_index() {
-        let budget = Budget {
-            limit: 750,
-            window: Duration::from_secs(3600),
-        };
+    fn budget_keys_name_the_account_bucket_slot_length_and_index() {
         assert_eq!(
-            AccountStateStore::budget_key("178", Bucket::Posts, budget, 494_444),
-            "budget#178#posts#3600#494444"
+            AccountStateStore::budget_key("178", Bucket::Posts, 300_000, 5_933_328),
+            "budget#178#posts#300000#5933328"
         );
         assert_eq!(AccountStateStore::account_key("178"), "account#178");
     }

@@ -87,14 +87,44 @@ pub fn pause_until(
     ceil_to_second(now + delta(regain_after.unwrap_or_default().max(floor)))
 }
 
-/// The fixed window `now` falls in, for a budget window of `window` (whole seconds, aligned to the epoch):
-/// `(window index, start of the next window)`.
-pub fn budget_window(now: DateTime<Utc>, window: Duration) -> (i64, DateTime<Utc>) {
-    let len = i64::try_from(window.as_secs().max(1)).unwrap_or(i64::MAX);
-    let index = now.timestamp().div_euclid(len);
-    let next =
-        DateTime::from_timestamp(index.saturating_add(1).saturating_mul(len), 0).unwrap_or(now);
-    (index, next)
+/// How many slots a budget window of `window` is counted in: 12 for windows of a minute or more, 4 for
+/// shorter ones. More slots waste less of the budget (at least `k/(k+1)` of it is usable) but cost more reads.
+pub fn budget_slots(window: Duration) -> u32 {
+    if window >= Duration::from_secs(60) {
+        12
+    } else {
+        4
+    }
+}
+
+/// The slot `now` falls in, for a budget window of `window` split into [`budget_slots`] slots aligned to the
+/// epoch: `(slot length in milliseconds, slot index)`. The slot length is rounded up, so that `k` slots always
+/// cover a whole window.
+pub fn budget_slot(now: DateTime<Utc>, window: Duration) -> (i64, i64) {
+    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
+    let k = i64::from(budget_slots(window));
+    let slot_ms = ((window_ms + k - 1) / k).max(1);
+    (slot_ms, now.timestamp_millis().div_euclid(slot_ms))
+}
+
+/// When slot `index` (of `slot_ms` milliseconds) starts.
+pub fn slot_start(index: i64, slot_ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(index.saturating_mul(slot_ms))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// How many slots after the current one the first call can be granted, given the calls of the `k` slots
+/// before the current one and of the current one (`calls`, oldest first, `k + 1` values) and no further
+/// calls: the first `d ≥ 1` for which the slots still inside the window of slot `current + d` hold fewer than
+/// `limit` calls. At most `k + 1`, when the current slot alone is full.
+pub fn slots_until_grant(calls: &[u64], limit: u32) -> i64 {
+    let k = calls.len().saturating_sub(1);
+    (1..=k)
+        .find(|&d| calls[d..].iter().sum::<u64>() < u64::from(limit))
+        .map_or(
+            i64::try_from(k).unwrap_or(i64::MAX).saturating_add(1),
+            |d| i64::try_from(d).unwrap_or(i64::MAX),
+        )
 }
 
 /// Jitter after the start of the next window: up to a tenth of the window, at most [`WINDOW_JITTER_MAX`].
@@ -233,14 +263,28 @@ mod tests {
     }
 
     #[test]
-    fn budget_windows_are_aligned_to_the_epoch() {
+    fn budget_windows_are_split_into_epoch_aligned_slots() {
+        assert_eq!(budget_slots(Duration::from_secs(3600)), 12);
+        assert_eq!(budget_slots(Duration::from_secs(60)), 12);
+        assert_eq!(budget_slots(Duration::from_secs(3)), 4);
         let now = DateTime::from_timestamp(7_205, 0).unwrap_or_default();
-        let (index, next) = budget_window(now, Duration::from_secs(3600));
-        assert_eq!(index, 2);
-        assert_eq!(next.timestamp(), 10_800);
-        let (index, next) =
-            budget_window(now + TimeDelta::milliseconds(500), Duration::from_secs(1));
-        assert_eq!((index, next.timestamp()), (7_205, 7_206));
+        assert_eq!(budget_slot(now, Duration::from_secs(3600)), (300_000, 24));
+        assert_eq!(slot_start(25, 300_000).timestamp(), 7_500);
+        let now = now + TimeDelta::milliseconds(500);
+        assert_eq!(budget_slot(now, Duration::from_secs(1)), (250, 28_822));
+        assert_eq!(budget_slot(now, Duration::from_secs(3)), (750, 9_607));
+        // A window that does not split evenly gets slightly longer slots, never a shorter cover.
+        assert_eq!(budget_slot(now, Duration::from_secs(61)).0, 5_084);
+    }
+
+    #[test]
+    fn the_next_grant_waits_until_enough_old_calls_leave_the_window() {
+        // Limit 3, k = 4: three calls in the current slot keep it full until that slot leaves the window.
+        assert_eq!(slots_until_grant(&[0, 0, 0, 0, 3], 3), 5);
+        // Three calls two slots back: free three slots later, once that slot has left the window.
+        assert_eq!(slots_until_grant(&[0, 0, 3, 0, 0], 3), 3);
+        assert_eq!(slots_until_grant(&[1, 1, 1, 0, 0], 3), 1);
+        assert_eq!(slots_until_grant(&[0, 2, 1, 0, 0], 3), 2);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use std::time::Duration;
 pub const DEFAULT_GRAPH_API_URL: &str = "https://graph.instagram.com";
 pub const DEFAULT_GRAPH_API_VERSION: &str = "v25.0";
 
-/// A per-account call budget: at most `limit` calls per fixed window of `window`.
+/// A per-account call budget: at most `limit` calls in any sliding window of `window` (counted in slots, see
+/// [`crate::accounts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Budget {
     pub limit: u32,

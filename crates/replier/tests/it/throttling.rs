@@ -5,15 +5,20 @@ use crate::harness::*;
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use graph_sim::{Fault, FaultKind};
 use replier::Budget;
+use replier::accounts::{AccountStateStore, Bucket, BudgetGrant};
 use reply_core::comment::{CommentSource, CommentStatus};
 use std::time::Duration;
 
-fn next_window(now: DateTime<Utc>, window_secs: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp(
-        (now.timestamp().div_euclid(window_secs) + 1) * window_secs,
-        0,
-    )
-    .unwrap()
+/// Whether `at` is when calls made at `now` have left a sliding `window` counted in slots of `slot`: a
+/// window and at most a slot later, plus up to `jitter` and the rounding to whole seconds.
+fn once_the_window_has_passed(
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    window: TimeDelta,
+    slot: TimeDelta,
+    jitter: TimeDelta,
+) -> bool {
+    at >= now + window && at <= now + window + slot + jitter + TimeDelta::seconds(1)
 }
 
 #[tokio::test]
@@ -43,11 +48,17 @@ async fn over_the_rate_budget_a_comment_waits_for_the_next_window_and_is_sent_in
     let waiting = app.stored("c-rate-3").await;
     assert_eq!(waiting.status, CommentStatus::Retry);
     assert_eq!(waiting.status_reason.as_deref(), Some("rate_limited"));
-    let window = next_window(app.now(), 3600);
     let at = waiting.next_attempt();
     assert!(
-        at >= window && at <= window + TimeDelta::seconds(31),
-        "{at} vs window {window}"
+        once_the_window_has_passed(
+            at,
+            app.now(),
+            TimeDelta::hours(1),
+            TimeDelta::minutes(5),
+            TimeDelta::seconds(30)
+        ),
+        "{at} vs now {}",
+        app.now()
     );
 
     // Still inside the window: nothing to sweep.
@@ -57,6 +68,84 @@ async fn over_the_rate_budget_a_comment_waits_for_the_next_window_and_is_sent_in
     let stored = app.retry("c-rate-3").await;
     assert_eq!(stored.status, CommentStatus::Replied);
     assert_eq!(app.sim.sim.log().len(), 3);
+}
+
+/// Meta's limit slides: three calls just before a window boundary and three just after it would be six calls
+/// within one window length. The budget refuses the second three until the first three are a window old.
+#[tokio::test]
+async fn a_burst_straddling_a_window_boundary_never_exceeds_the_limit_in_any_sliding_window() {
+    let app = spawn_app().await;
+    let budget = Budget {
+        limit: 3,
+        window: Duration::from_secs(3),
+    };
+    let window = TimeDelta::seconds(3);
+    // Two repliers sharing the table: one warm, one reading the closed slots afresh each time.
+    let warm = AccountStateStore::new(app.dynamodb.clone(), &app.accounts_table);
+    let take = |at: DateTime<Utc>, fresh: bool| {
+        let store = if fresh {
+            AccountStateStore::new(app.dynamodb.clone(), &app.accounts_table)
+        } else {
+            warm.clone()
+        };
+        async move {
+            store
+                .take_budget(ACCOUNT, Bucket::Posts, budget, at)
+                .await
+                .unwrap()
+        }
+    };
+    let boundary = DateTime::from_timestamp((app.now().timestamp() / 3 + 1) * 3, 0).unwrap();
+    let at = |ms: i64| boundary + TimeDelta::milliseconds(ms);
+
+    let mut granted = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(take(at(-100), false).await, BudgetGrant::Granted);
+        granted.push(at(-100));
+    }
+    assert!(matches!(
+        take(at(-100), true).await,
+        BudgetGrant::Exhausted { .. }
+    ));
+    // Just after the boundary: refused until the slot holding the three calls is more than a window old.
+    let BudgetGrant::Exhausted { next_window } = take(at(100), false).await else {
+        panic!("granted right after the boundary");
+    };
+    assert!(
+        next_window >= at(-100) + window && next_window <= at(window.num_milliseconds()),
+        "{next_window}"
+    );
+
+    // Two tries every 50 ms for four windows, alternating warm and fresh stores.
+    let mut ms = 100;
+    let mut fresh = false;
+    while ms < 12_000 {
+        for _ in 0..2 {
+            fresh = !fresh;
+            match take(at(ms), fresh).await {
+                BudgetGrant::Granted => granted.push(at(ms)),
+                BudgetGrant::Exhausted { next_window } => {
+                    assert!(next_window > at(ms), "{next_window} at {ms} ms");
+                }
+            }
+        }
+        ms += 50;
+    }
+    assert!(
+        granted.iter().all(|g| *g < boundary || *g >= next_window),
+        "{granted:?}"
+    );
+    assert!(granted.len() >= 9, "the budget stays usable: {granted:?}");
+    for start in &granted {
+        let in_window = granted
+            .iter()
+            .filter(|g| *g >= start && **g <= *start + window)
+            .count();
+        assert!(
+            in_window <= 3,
+            "{in_window} grants from {start}: {granted:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -98,11 +187,14 @@ async fn live_comments_have_their_own_budget() {
     assert_eq!(app.stored(&lives[1]).await.status, CommentStatus::Replied);
     let third = app.stored(&lives[2]).await;
     assert_eq!(third.status_reason.as_deref(), Some("rate_limited"));
-    // A one-second window: the retry is due at the start of the next second.
-    let window = next_window(app.now(), 1);
-    assert!(
-        third.next_attempt() >= window && third.next_attempt() <= window + TimeDelta::seconds(1)
-    );
+    // A one-second window: the retry is due once the calls of this slot (a quarter second) are a second old.
+    assert!(once_the_window_has_passed(
+        third.next_attempt(),
+        app.now(),
+        TimeDelta::seconds(1),
+        TimeDelta::milliseconds(250),
+        TimeDelta::milliseconds(100)
+    ));
 }
 
 #[tokio::test]
