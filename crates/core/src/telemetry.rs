@@ -20,3 +20,35 @@ pub fn init_with_default(default_level: &str) {
         .with_target(false)
         .try_init();
 }
+
+/// The messages of `error`'s sources, `outer: inner`, for a log field next to the error itself. AWS SDK
+/// errors say only "service error" at the top; the cause is in the chain.
+pub fn error_sources(error: &dyn std::error::Error) -> String {
+    let mut out = String::new();
+    let mut source = error.source();
+    while let Some(e) = source {
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&e.to_string());
+        source = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Inner);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("inner")]
+    struct Inner(#[source] std::io::Error);
+
+    #[test]
+    fn sources_are_joined_without_the_error_itself() {
+        let e = Outer(Inner(std::io::Error::other("disk")));
+        assert_eq!(super::error_sources(&e), "inner: disk");
+    }
+}

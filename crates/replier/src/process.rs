@@ -432,7 +432,7 @@ impl Replier {
         now: DateTime<Utc>,
         latest: DateTime<Utc>,
     ) -> Result<RecordOutcome, RecordError> {
-        tracing::warn!(comment_id, error = %error, cause = %anyhow_chain(&error), "infrastructure error before sending");
+        tracing::warn!(comment_id, error = %error, cause = %reply_core::telemetry::error_sources(&error), "infrastructure error before sending");
         let at = backoff::retry_at(
             now,
             claim.attempts,
@@ -487,17 +487,4 @@ fn error_fields(result: &SendResult) -> ErrorFields {
         },
         _ => ErrorFields::default(),
     }
-}
-
-pub(crate) fn anyhow_chain(error: &dyn std::error::Error) -> String {
-    let mut out = String::new();
-    let mut source = error.source();
-    while let Some(e) = source {
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }

@@ -131,7 +131,7 @@ impl Replier {
                 comment_id = %comment.comment_id,
                 account_id = %comment.account_id,
                 error = %error,
-                cause = %crate::process::anyhow_chain(error),
+                cause = %reply_core::telemetry::error_sources(error),
                 "comment not processed; the record will be delivered again"
             ),
         }

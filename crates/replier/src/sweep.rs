@@ -97,7 +97,7 @@ impl Replier {
                 Ok(Swept::Skipped) => summary.skipped += 1,
                 Err(error) => {
                     summary.errors += 1;
-                    tracing::warn!(error = %error, cause = %crate::process::anyhow_chain(&error), "sweep write failed");
+                    tracing::warn!(error = %error, cause = %reply_core::telemetry::error_sources(&error), "sweep write failed");
                 }
             }
         }

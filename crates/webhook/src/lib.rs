@@ -182,7 +182,7 @@ impl WebhookApp {
                 tracing::error!(
                     comment_id = %comment_id,
                     error = %error,
-                    cause = %error_chain(error),
+                    cause = %reply_core::telemetry::error_sources(error),
                     "could not store a comment"
                 );
             }
@@ -205,19 +205,6 @@ impl WebhookApp {
         );
         text(StatusCode::OK, "ok")
     }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = String::new();
-    let mut source = error.source();
-    while let Some(e) = source {
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&e.to_string());
-        source = e.source();
-    }
-    out
 }
 
 fn text(status: StatusCode, body: impl Into<Body>) -> Response<Body> {
