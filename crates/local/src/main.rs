@@ -45,10 +45,8 @@ async fn run() -> anyhow::Result<()> {
     println!("ready: webhook accepting requests at {}", stack.webhook_url);
 
     let watcher = demo::watch_replies(&stack);
-    if send_sample {
-        if let Err(error) = demo::send_sample(&stack, &settings).await {
-            eprintln!("local-stack: the sample comment did not go through: {error:#}");
-        }
+    if send_sample && let Err(error) = demo::send_sample(&stack, &settings).await {
+        eprintln!("local-stack: the sample comment did not go through: {error:#}");
     }
     tokio::select! {
         _ = sigint.recv() => {}
