@@ -1,6 +1,6 @@
 //! Time for the webhook to store a 1000-change POST in DynamoDB Local, end to end through the handler
 //! (verify, parse, 1000 conditional puts). Prints min / median / max over several runs, each on a fresh table.
-//! Run with `cargo bench -p webhook --bench store_batch`.
+//! Run with `cargo bench -p webhook --bench store_batch` (`WRITE_CONCURRENCY=N` to try another concurrency).
 #![allow(clippy::unwrap_used, clippy::print_stderr)]
 
 use chrono::Utc;
@@ -31,6 +31,13 @@ async fn main() {
     let body = notification_body(&comments, Utc::now());
     let signature = sign("bench-secret", &body);
 
+    let mut config = WebhookConfig::for_table("");
+    if let Some(n) = std::env::var("WRITE_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.write_concurrency = n;
+    }
     let mut times = Vec::with_capacity(RUNS);
     for run in 0..=RUNS {
         let table = local.fresh_table().await.unwrap();
@@ -38,8 +45,9 @@ async fn main() {
             app_secrets: AppSecrets::from_comma_separated("bench-secret").unwrap(),
             verify_token: VerifyToken::new("unused"),
         };
+        config.table_name = table.clone();
         let app = WebhookApp::new(
-            &WebhookConfig::for_table(&table),
+            &config,
             Arc::new(CachedSecrets::fixed(secrets)),
             Arc::new(DynamoCommentStore::new(local.client(), &table)),
             Arc::new(SystemClock),
@@ -65,7 +73,7 @@ async fn main() {
     println!(
         "store_batch/1000 changes into DynamoDB Local ({} runs, write concurrency {}): min {:.1} ms, median {:.1} ms, max {:.1} ms",
         times.len(),
-        WebhookConfig::for_table("x").write_concurrency,
+        config.write_concurrency,
         ms(times[0]),
         ms(times[times.len() / 2]),
         ms(times[times.len() - 1]),
