@@ -2,8 +2,10 @@
 //! replier's own sweep does when a retry is due, only now).
 //!
 //! The rule lives in the write's condition, so it holds even when the replier or the sweep changes the item at
-//! the same moment: the item exists, its reply window is still open, and it is `RETRY`, `TOKEN_INVALID`, or
-//! `FAILED` for a reason that looks transient. Everything else is refused with the item's current state. A
+//! the same moment: the item exists, its reply window is still open, and it is `RETRY`, `TOKEN_INVALID`,
+//! `FAILED` for a reason that looks transient, or `PENDING` for longer than [`STUCK_PENDING_AFTER`] (its stream
+//! record was given up on, e.g. after a long DynamoDB outage; rewriting it makes a fresh stream record, and the
+//! replier's claim still guarantees one send). Everything else is refused with the item's current state. A
 //! comment whose earlier attempt may have been delivered keeps its `unconfirmed_send` mark, so the replier
 //! still reads Meta's "already replied" as the reply it probably was.
 
@@ -20,6 +22,9 @@ use reply_core::CommentStatus;
 use reply_core::comment::format_time;
 use serde_json::json;
 use std::collections::HashMap;
+
+/// A comment still `PENDING` this long after it was received was not picked up from the stream.
+pub const STUCK_PENDING_AFTER: chrono::Duration = chrono::Duration::minutes(15);
 
 /// `status_reason` written by a manual retry.
 pub const MANUAL_RETRY: &str = "manual_retry";
@@ -162,6 +167,7 @@ fn retry_expression(
         ("#deadline", "reply_deadline"),
         ("#code", "error_code"),
         ("#http", "http_status"),
+        ("#received", "received_at"),
     ] {
         names.insert(k.to_owned(), v.to_owned());
     }
@@ -169,6 +175,10 @@ fn retry_expression(
     values.insert(":pending".to_owned(), s(CommentStatus::Pending.as_str()));
     values.insert(":manual".to_owned(), s(MANUAL_RETRY));
     values.insert(":now".to_owned(), s(&format_time(now)));
+    values.insert(
+        ":stuck_before".to_owned(),
+        s(&format_time(now - STUCK_PENDING_AFTER)),
+    );
     values.insert(":retry".to_owned(), s(CommentStatus::Retry.as_str()));
     values.insert(
         ":token_invalid".to_owned(),
@@ -198,7 +208,8 @@ fn retry_expression(
     }
     let update = "SET #status = :pending, #reason = :manual, #updated = :now REMOVE #next, #claim, #claimed_until";
     let condition = format!(
-        "attribute_exists(#id) AND #deadline > :now AND (#status IN (:retry, :token_invalid) OR (#status = :failed \
+        "attribute_exists(#id) AND #deadline > :now AND (#status IN (:retry, :token_invalid) \
+         OR (#status = :pending AND #received < :stuck_before) OR (#status = :failed \
          AND (#code IN ({}) OR #http >= :http500 OR #reason IN ({}) OR begins_with(#reason, :http5))))",
         codes.join(", "),
         reasons.join(", ")
@@ -238,9 +249,15 @@ fn refusal(id: &str, item: &Item, now: chrono::DateTime<Utc>) -> Failure {
             "its reply window has closed: Instagram refuses private replies after 7 days (Live: after the broadcast)"
                 .to_owned(),
         ),
-        "PENDING" => refuse(
-            "it is already PENDING".to_owned(),
-            "the replier picks it up from the stream; nothing to do".to_owned(),
+        "PENDING" if !window_closed => refuse(
+            format!(
+                "it has been PENDING only since {}",
+                items::string(item, "received_at").unwrap_or("an unknown time")
+            ),
+            format!(
+                "the replier picks it up from the stream; a comment still PENDING {} minutes after it arrived can be retried",
+                STUCK_PENDING_AFTER.num_minutes()
+            ),
         ),
         "SENDING" => refuse(
             format!(

@@ -166,3 +166,40 @@ async fn retry_of_an_unknown_comment_creates_nothing() {
         .stderr(contains("no comment 17900000000000016"));
     assert_eq!(stack.count().await, 0);
 }
+
+#[tokio::test]
+async fn retry_re_drives_a_comment_stuck_in_pending_but_not_a_fresh_one() {
+    let stack = spawn_stack().await;
+    let stuck = comment(
+        "17900000000000031",
+        ACCOUNT,
+        CommentStatus::Pending,
+        Duration::hours(2),
+    );
+    let fresh = comment(
+        "17900000000000032",
+        ACCOUNT,
+        CommentStatus::Pending,
+        Duration::minutes(1),
+    );
+    stack.put(&stuck, &[]).await;
+    stack.put(&fresh, &[]).await;
+
+    let stuck_run = run(stack.replyctl(&["retry", "17900000000000031"])).await;
+    let fresh_run = run(stack.replyctl(&["retry", "17900000000000032"])).await;
+
+    stuck_run.success();
+    let item = stack.item("17900000000000031").await.unwrap();
+    assert_eq!(item["status"].as_s().unwrap(), "PENDING");
+    assert_eq!(
+        item["status_reason"].as_s().unwrap(),
+        "manual_retry",
+        "rewritten, so the stream sees it again"
+    );
+    fresh_run.failure().stderr(contains("PENDING only since"));
+    let item = stack.item("17900000000000032").await.unwrap();
+    assert!(
+        !item.contains_key("status_reason"),
+        "a fresh PENDING comment is left alone"
+    );
+}
