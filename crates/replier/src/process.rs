@@ -34,6 +34,26 @@ pub mod reason {
 }
 
 impl Replier {
+    /// When to try a claimed comment again: the configured backoff with full jitter, never before Meta's
+    /// `regain_after`, and `None` when that would fall after `latest` (the comment should expire instead).
+    fn retry_time(
+        &self,
+        now: DateTime<Utc>,
+        attempts: u32,
+        regain_after: Option<std::time::Duration>,
+        latest: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
+        backoff::retry_at(
+            now,
+            attempts,
+            self.config.retry_base,
+            self.config.retry_max,
+            regain_after,
+            latest,
+            rand::random::<f64>(),
+        )
+    }
+
     /// Processes a comment read from a stream record's new image.
     pub async fn process_comment(
         &self,
@@ -288,15 +308,7 @@ impl Replier {
                         tracing::warn!(account_id, error = %e, "could not record the account pause");
                     }
                 }
-                let at = backoff::retry_at(
-                    now,
-                    claim.attempts,
-                    self.config.retry_base,
-                    self.config.retry_max,
-                    regain_after,
-                    latest,
-                    rand::random::<f64>(),
-                );
+                let at = self.retry_time(now, claim.attempts, regain_after, latest);
                 let Some(at) = at else {
                     return self.expire_claimed(id, claim, ambiguous, now).await;
                 };
@@ -433,15 +445,7 @@ impl Replier {
         latest: DateTime<Utc>,
     ) -> Result<RecordOutcome, RecordError> {
         tracing::warn!(comment_id, error = %error, cause = %reply_core::telemetry::error_sources(&error), "infrastructure error before sending");
-        let at = backoff::retry_at(
-            now,
-            claim.attempts,
-            self.config.retry_base,
-            self.config.retry_max,
-            None,
-            latest,
-            rand::random::<f64>(),
-        );
+        let at = self.retry_time(now, claim.attempts, None, latest);
         let Some(at) = at else {
             return Err(error.into());
         };
