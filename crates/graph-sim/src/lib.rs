@@ -23,12 +23,12 @@ mod http;
 mod ids;
 mod rate;
 mod server;
-mod sim;
+mod simulator;
 
 pub use config::{ConfigError, SimConfig};
 pub use fault::{Fault, FaultKind};
 pub use server::RunningSim;
-pub use sim::{
+pub use simulator::{
     CommentSpec, DeliveredReply, LoggedRequest, MAX_TEXT_BYTES, REPLY_WINDOW, SUBSCRIBABLE_FIELDS,
     Simulator,
 };

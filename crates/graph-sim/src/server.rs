@@ -17,7 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::sim::Simulator;
+use crate::simulator::Simulator;
 
 impl Simulator {
     /// Binds `addr` (port 0 picks a free port) and serves the simulator in a background task until the returned
