@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use crate::fault::{Fault, FaultKind};
 use crate::rate::Usage;
 use crate::server::ConnKill;
-use crate::simulator::{Answer, AnswerBody, CommentSpec, ReplyCall, Simulator};
+use crate::simulator::Simulator;
+use crate::wire::{Answer, AnswerBody, CommentSpec, ReplyCall};
 
 impl Simulator {
     /// All routes, for mounting in another server. The `close_connection` fault only closes connections that

@@ -24,11 +24,10 @@ mod ids;
 mod rate;
 mod server;
 mod simulator;
+mod wire;
 
 pub use config::{ConfigError, SimConfig};
 pub use fault::{Fault, FaultKind};
 pub use server::RunningSim;
-pub use simulator::{
-    CommentSpec, DeliveredReply, LoggedRequest, MAX_TEXT_BYTES, REPLY_WINDOW, SUBSCRIBABLE_FIELDS,
-    Simulator,
-};
+pub use simulator::{MAX_TEXT_BYTES, REPLY_WINDOW, Simulator};
+pub use wire::{CommentSpec, DeliveredReply, LoggedRequest, SUBSCRIBABLE_FIELDS};

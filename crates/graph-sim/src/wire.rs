@@ -1,0 +1,313 @@
+//! What travels, apart from any rule: a reply request read from its body, the answer to send back (still
+//! independent of the HTTP framework), and the serde types of the control routes and the log. Kept apart from
+//! the rules so that Meta's shapes can be checked without the state, and the state without the shapes.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use crate::errors::GraphError;
+use crate::rate::Usage;
+
+/// A comment the simulator should know about. JSON body of `POST /_sim/comments`; `created_at` there is
+/// RFC 3339 or unix seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommentSpec {
+    pub comment_id: String,
+    /// The account the comment was made on.
+    pub ig_id: String,
+    /// The commenter's IGSID, returned as `recipient_id`; derived from the comment ID when absent.
+    #[serde(default)]
+    pub commenter_id: Option<String>,
+    /// Absent = now (simulated).
+    #[serde(default, deserialize_with = "rfc3339_or_unix")]
+    pub created_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub media_id: Option<String>,
+    /// `FEED`, `REELS`, `STORY`, `AD`, `LIVE`…; `LIVE` makes the comment a Live comment.
+    #[serde(default)]
+    pub media_product_type: Option<String>,
+    /// A Live comment: replies only while the broadcast lasts, counted against the per-second budget.
+    #[serde(default)]
+    pub live: bool,
+}
+
+impl CommentSpec {
+    pub fn new(comment_id: impl Into<String>, ig_id: impl Into<String>) -> Self {
+        Self {
+            comment_id: comment_id.into(),
+            ig_id: ig_id.into(),
+            commenter_id: None,
+            created_at: None,
+            media_id: None,
+            media_product_type: None,
+            live: false,
+        }
+    }
+
+    pub fn created_at(mut self, at: DateTime<Utc>) -> Self {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// A comment on the Live broadcast `media_id`.
+    pub fn live_on(mut self, media_id: impl Into<String>) -> Self {
+        self.media_id = Some(media_id.into());
+        self.media_product_type = Some("LIVE".into());
+        self.live = true;
+        self
+    }
+}
+
+/// One request to the messages or subscribed_apps endpoint, in arrival order. Never holds the token, only its
+/// fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedRequest {
+    pub seq: u64,
+    /// `messages` or `subscribed_apps`.
+    #[serde(default = "messages_endpoint")]
+    pub endpoint: String,
+    /// Simulated time of arrival.
+    pub at: DateTime<Utc>,
+    pub version: String,
+    pub ig_id: String,
+    pub comment_id: Option<String>,
+    pub token_fingerprint: Option<String>,
+    /// UTF-8 bytes.
+    pub text_len: Option<usize>,
+    pub text: Option<String>,
+    /// HTTP status answered; `None` when the connection was closed instead.
+    pub status: Option<u16>,
+    pub code: Option<u32>,
+    pub subcode: Option<u32>,
+    /// Set when the reply was delivered.
+    pub message_id: Option<String>,
+    /// The injected fault that applied, if any (`http_status`, `delay`, `close_connection`, `graph_error`).
+    pub fault: Option<String>,
+    /// The `subscribed_fields` of a `subscribed_apps` request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribed_fields: Option<Vec<String>>,
+}
+
+fn messages_endpoint() -> String {
+    ENDPOINT_MESSAGES.to_owned()
+}
+
+pub(crate) const ENDPOINT_MESSAGES: &str = "messages";
+pub(crate) const ENDPOINT_SUBSCRIBED_APPS: &str = "subscribed_apps";
+
+/// The webhook fields an Instagram account can subscribe an app to (Instagram webhooks reference).
+pub const SUBSCRIBABLE_FIELDS: &[&str] = &[
+    "comments",
+    "live_comments",
+    "mentions",
+    "message_edit",
+    "message_reactions",
+    "messages",
+    "messaging_handover",
+    "messaging_optins",
+    "messaging_postbacks",
+    "messaging_referral",
+    "messaging_seen",
+    "standby",
+    "story_insights",
+];
+
+/// A private reply that reached the commenter (at most one per comment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveredReply {
+    pub comment_id: String,
+    pub ig_id: String,
+    pub recipient_id: String,
+    pub message_id: String,
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A request to `POST /{version}/{ig_id}/messages`, read leniently so that even a malformed one can be logged
+/// and matched against faults.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ReplyCall {
+    pub version: String,
+    pub ig_id: String,
+    pub token: Option<String>,
+    pub comment_id: Option<String>,
+    pub text: Option<String>,
+    /// Why the body does not have the expected shape, as Meta would word it.
+    pub shape_error: Option<&'static str>,
+}
+
+impl ReplyCall {
+    /// `token` comes from the `Authorization` header or the query; an `access_token` body field is the fallback.
+    pub fn parse(version: String, ig_id: String, token: Option<String>, body: &[u8]) -> Self {
+        let mut call = Self {
+            version,
+            ig_id,
+            token,
+            ..Self::default()
+        };
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+            call.shape_error = Some("(#100) The request body must be a JSON object");
+            return call;
+        };
+        if call.token.is_none() {
+            call.token = body
+                .get("access_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        // Meta also accepts each parameter as a JSON-encoded string.
+        let param = |name: &str| match body.get(name) {
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok(),
+            other => other.cloned(),
+        };
+        let recipient = param("recipient");
+        let message = param("message");
+        call.comment_id = recipient
+            .as_ref()
+            .and_then(|r| r.get("comment_id"))
+            .and_then(|id| match id {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            });
+        call.text = message
+            .as_ref()
+            .and_then(|m| m.get("text"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        call.shape_error = match (&recipient, &call.comment_id, &message, &call.text) {
+            (None, ..) => Some("(#100) The parameter recipient is required"),
+            (_, None, ..) => Some("(#100) Param recipient[comment_id] must be a valid comment ID"),
+            (_, _, None, _) => Some("(#100) The parameter message is required"),
+            (.., None) => Some("(#100) Param message[text] must be a UTF-8 encoded string"),
+            _ => None,
+        };
+        call
+    }
+}
+
+/// What to send back, independent of the HTTP framework.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: AnswerBody,
+    /// For `X-Business-Use-Case-Usage` / `X-App-Usage`; `None` when the call was not attributed to the account.
+    pub usage: Option<Usage>,
+    pub code: Option<u32>,
+    pub subcode: Option<u32>,
+    pub message_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AnswerBody {
+    Json(Value),
+    Text(String),
+    /// No response: the connection is closed.
+    None,
+}
+
+impl Answer {
+    pub(crate) fn error(e: GraphError, usage: Option<Usage>) -> Self {
+        Self {
+            status: e.status,
+            body: AnswerBody::Json(e.body()),
+            usage,
+            code: Some(e.code),
+            subcode: e.subcode,
+            message_id: None,
+        }
+    }
+
+    pub(crate) fn closed() -> Self {
+        Self {
+            status: 0,
+            body: AnswerBody::None,
+            usage: None,
+            code: None,
+            subcode: None,
+            message_id: None,
+        }
+    }
+
+    pub(crate) fn http_status(status: u16, body: Option<&Value>) -> Self {
+        let body = match body {
+            Some(Value::String(text)) => AnswerBody::Text(text.clone()),
+            Some(json) => AnswerBody::Json(json.clone()),
+            None if status == 500 => AnswerBody::Json(GraphError::new(2, None).body()),
+            None if status >= 500 => AnswerBody::Text(reason_phrase(status).to_owned()),
+            None => AnswerBody::Json(GraphError::new(1, None).body()),
+        };
+        let field = |name: &str| match &body {
+            AnswerBody::Json(v) => v["error"][name]
+                .as_u64()
+                .and_then(|n| u32::try_from(n).ok()),
+            _ => None,
+        };
+        Self {
+            status,
+            code: field("code"),
+            subcode: field("error_subcode"),
+            body,
+            usage: None,
+            message_id: None,
+        }
+    }
+}
+
+fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        _ => "Server Error",
+    }
+}
+
+fn rfc3339_or_unix<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum When {
+        Unix(i64),
+        Text(String),
+    }
+    match Option::<When>::deserialize(d)? {
+        None => Ok(None),
+        Some(When::Unix(secs)) => DateTime::from_timestamp(secs, 0)
+            .map(Some)
+            .ok_or_else(|| serde::de::Error::custom("unix seconds out of range")),
+        Some(When::Text(s)) => DateTime::parse_from_rfc3339(&s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(serde::de::Error::custom),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IG: &str = "17841401906857599";
+
+    #[test]
+    fn a_body_may_carry_parameters_as_json_encoded_strings() {
+        let body = br#"{"recipient":"{\"comment_id\":\"c1\"}","message":"{\"text\":\"hi\"}","access_token":"t"}"#;
+        let c = ReplyCall::parse("v25.0".into(), IG.into(), None, body);
+        assert_eq!(c.comment_id.as_deref(), Some("c1"));
+        assert_eq!(c.text.as_deref(), Some("hi"));
+        assert_eq!(c.token.as_deref(), Some("t"));
+        assert_eq!(c.shape_error, None);
+    }
+
+    #[test]
+    fn created_at_reads_rfc3339_or_unix_seconds() {
+        let a: CommentSpec = serde_json::from_str(
+            r#"{"comment_id":"c","ig_id":"i","created_at":"2026-07-01T00:00:00Z"}"#,
+        )
+        .expect("rfc3339");
+        let b: CommentSpec =
+            serde_json::from_str(r#"{"comment_id":"c","ig_id":"i","created_at":1782864000}"#)
+                .expect("unix");
+        assert_eq!(a.created_at, b.created_at);
+        assert!(a.created_at.is_some());
+    }
+}
