@@ -22,12 +22,14 @@ mod fault;
 mod http;
 mod ids;
 mod rate;
+mod rules;
 mod server;
 mod simulator;
 mod wire;
 
 pub use config::{ConfigError, SimConfig};
 pub use fault::{Fault, FaultKind};
+pub use rules::{MAX_TEXT_BYTES, REPLY_WINDOW};
 pub use server::RunningSim;
-pub use simulator::{MAX_TEXT_BYTES, REPLY_WINDOW, Simulator};
+pub use simulator::Simulator;
 pub use wire::{CommentSpec, DeliveredReply, LoggedRequest, SUBSCRIBABLE_FIELDS};

@@ -187,6 +187,16 @@ impl ReplyCall {
     }
 }
 
+/// The `subscribed_fields` parameter of `POST /{version}/{ig_id}/subscribed_apps`: comma-separated names,
+/// blanks dropped.
+pub(crate) fn parse_subscribed_fields(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// What to send back, independent of the HTTP framework.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Answer {
