@@ -141,9 +141,8 @@ impl State {
             code = answer.code,
             "subscribed_apps request"
         );
-        let seq = u64::try_from(self.log.len()).unwrap_or(u64::MAX);
         self.log.push(LoggedRequest {
-            seq,
+            seq: self.next_seq(),
             endpoint: ENDPOINT_SUBSCRIBED_APPS.to_owned(),
             at: now,
             version: version.to_owned(),
@@ -170,14 +169,13 @@ impl State {
         fault: Option<&FaultKind>,
         now: DateTime<Utc>,
     ) -> Answer {
-        if !is_version(&call.version) {
-            let e = GraphError::new(2500, None).with_message(format!(
-                "Unknown path components: /{}/{}/messages",
-                call.version, call.ig_id
-            ));
-            return Answer::error(e, None);
-        }
-        if let Err(e) = self.check_token(&call.ig_id, call.token.as_deref(), now) {
+        if let Err(e) = self.check_path_and_token(
+            &call.version,
+            &call.ig_id,
+            ENDPOINT_MESSAGES,
+            call.token.as_deref(),
+            now,
+        ) {
             return Answer::error(e, None);
         }
         let comment = call
@@ -240,15 +238,11 @@ impl State {
                     text: text.to_owned(),
                     at: now,
                 });
+                let body = json!({ "recipient_id": comment.commenter_id, "message_id": id });
                 Answer {
-                    status: 200,
-                    body: AnswerBody::Json(
-                        json!({ "recipient_id": comment.commenter_id, "message_id": id }),
-                    ),
                     usage: Some(usage),
-                    code: None,
-                    subcode: None,
                     message_id: Some(id),
+                    ..Answer::new(200, AnswerBody::Json(body))
                 }
             }
         }
@@ -262,13 +256,10 @@ impl State {
         token: Option<&str>,
         fields: Option<&[String]>,
     ) -> Answer {
-        if !is_version(version) {
-            let e = GraphError::new(2500, None).with_message(format!(
-                "Unknown path components: /{version}/{ig_id}/subscribed_apps"
-            ));
-            return Answer::error(e, None);
-        }
-        if let Err(e) = self.check_token(ig_id, token, self.now()) {
+        let now = self.now();
+        if let Err(e) =
+            self.check_path_and_token(version, ig_id, ENDPOINT_SUBSCRIBED_APPS, token, now)
+        {
             return Answer::error(e, None);
         }
         let invalid =
@@ -287,14 +278,25 @@ impl State {
                 SUBSCRIBABLE_FIELDS.join(", ")
             ));
         }
-        Answer {
-            status: 200,
-            body: AnswerBody::Json(json!({ "success": true })),
-            usage: None,
-            code: None,
-            subcode: None,
-            message_id: None,
+        Answer::new(200, AnswerBody::Json(json!({ "success": true })))
+    }
+
+    /// The first checks of either endpoint: `/{version}/{ig_id}/{endpoint}` with a `vNN.N` version, then a token
+    /// the account accepts.
+    fn check_path_and_token(
+        &self,
+        version: &str,
+        ig_id: &str,
+        endpoint: &str,
+        token: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), GraphError> {
+        if !is_version(version) {
+            return Err(GraphError::new(2500, None).with_message(format!(
+                "Unknown path components: /{version}/{ig_id}/{endpoint}"
+            )));
         }
+        self.check_token(ig_id, token, now)
     }
 
     fn check_token(
@@ -423,9 +425,8 @@ impl State {
             fault,
             "private reply request"
         );
-        let seq = u64::try_from(self.log.len()).unwrap_or(u64::MAX);
         self.log.push(LoggedRequest {
-            seq,
+            seq: self.next_seq(),
             endpoint: ENDPOINT_MESSAGES.to_owned(),
             at: now,
             version: call.version.clone(),
@@ -441,6 +442,11 @@ impl State {
             fault: fault.map(str::to_owned),
             subscribed_fields: None,
         });
+    }
+
+    /// The `seq` of the next log entry: its position in the log.
+    fn next_seq(&self) -> u64 {
+        u64::try_from(self.log.len()).unwrap_or(u64::MAX)
     }
 }
 
@@ -479,6 +485,11 @@ mod tests {
         )
     }
 
+    /// The answer to a reply to `comment_id` with the account's token, no fault applying.
+    fn reply(s: &Simulator, comment_id: &str, text: &str) -> Answer {
+        s.respond(&call(comment_id, text), None)
+    }
+
     fn codes(a: &Answer) -> (u16, Option<u32>, Option<u32>) {
         (a.status, a.code, a.subcode)
     }
@@ -510,7 +521,7 @@ mod tests {
         let mut spec = CommentSpec::new("c1", IG);
         spec.commenter_id = Some("2706325442860345".into());
         s.register_comment(spec);
-        let a = s.respond(&call("c1", "hello"), None);
+        let a = reply(&s, "c1", "hello");
         let AnswerBody::Json(body) = &a.body else {
             panic!("expected JSON, got {a:?}");
         };
@@ -524,10 +535,10 @@ mod tests {
         let created = s.now() - TimeDelta::days(7) + TimeDelta::seconds(30);
         s.register_comment(CommentSpec::new("c1", IG).created_at(created));
         s.register_comment(CommentSpec::new("c2", IG).created_at(created));
-        assert_eq!(s.respond(&call("c1", "hi"), None).status, 200);
+        assert_eq!(reply(&s, "c1", "hi").status, 200);
         s.advance_clock(Duration::from_secs(60));
         assert_eq!(
-            codes(&s.respond(&call("c2", "hi"), None)),
+            codes(&reply(&s, "c2", "hi")),
             (400, Some(10), Some(2534022))
         );
     }
@@ -536,10 +547,7 @@ mod tests {
     fn a_comment_of_another_account_is_not_found() {
         let s = sim();
         s.register_comment(CommentSpec::new("c1", "other"));
-        assert_eq!(
-            codes(&s.respond(&call("c1", "hi"), None)),
-            (400, Some(100), Some(33))
-        );
+        assert_eq!(codes(&reply(&s, "c1", "hi")), (400, Some(100), Some(33)));
     }
 
     #[test]
@@ -548,7 +556,7 @@ mod tests {
         cfg.strict_comments = true;
         let s = Simulator::new(cfg);
         assert_eq!(
-            codes(&s.respond(&call("nope", "hi"), None)),
+            codes(&reply(&s, "nope", "hi")),
             (400, Some(100), Some(2534025))
         );
     }
@@ -560,12 +568,9 @@ mod tests {
         c.token = None;
         assert_eq!(codes(&s.respond(&c, None)), (400, Some(104), None));
         s.expire_token("tok");
-        assert_eq!(
-            codes(&s.respond(&call("c1", "hi"), None)),
-            (400, Some(190), Some(463))
-        );
+        assert_eq!(codes(&reply(&s, "c1", "hi")), (400, Some(190), Some(463)));
         s.set_token(IG, "tok");
-        assert_eq!(s.respond(&call("c1", "hi"), None).status, 200);
+        assert_eq!(reply(&s, "c1", "hi").status, 200);
     }
 
     #[test]
@@ -589,7 +594,7 @@ mod tests {
     #[test]
     fn the_log_keeps_a_fingerprint_never_the_token() {
         let s = sim();
-        s.respond(&call("c1", "hi"), None);
+        reply(&s, "c1", "hi");
         let log = s.log();
         assert_eq!(log.len(), 1);
         let fp = log[0].token_fingerprint.clone().unwrap_or_default();

@@ -218,26 +218,29 @@ pub(crate) enum AnswerBody {
 }
 
 impl Answer {
-    pub(crate) fn error(e: GraphError, usage: Option<Usage>) -> Self {
+    /// `body` with `status`, and neither usage, error code nor message ID.
+    pub(crate) fn new(status: u16, body: AnswerBody) -> Self {
         Self {
-            status: e.status,
-            body: AnswerBody::Json(e.body()),
-            usage,
-            code: Some(e.code),
-            subcode: e.subcode,
-            message_id: None,
-        }
-    }
-
-    pub(crate) fn closed() -> Self {
-        Self {
-            status: 0,
-            body: AnswerBody::None,
+            status,
+            body,
             usage: None,
             code: None,
             subcode: None,
             message_id: None,
         }
+    }
+
+    pub(crate) fn error(e: GraphError, usage: Option<Usage>) -> Self {
+        Self {
+            usage,
+            code: Some(e.code),
+            subcode: e.subcode,
+            ..Self::new(e.status, AnswerBody::Json(e.body()))
+        }
+    }
+
+    pub(crate) fn closed() -> Self {
+        Self::new(0, AnswerBody::None)
     }
 
     pub(crate) fn http_status(status: u16, body: Option<&Value>) -> Self {
@@ -254,13 +257,11 @@ impl Answer {
                 .and_then(|n| u32::try_from(n).ok()),
             _ => None,
         };
+        let (code, subcode) = (field("code"), field("error_subcode"));
         Self {
-            status,
-            code: field("code"),
-            subcode: field("error_subcode"),
-            body,
-            usage: None,
-            message_id: None,
+            code,
+            subcode,
+            ..Self::new(status, body)
         }
     }
 }
