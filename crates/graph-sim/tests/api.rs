@@ -338,15 +338,21 @@ async fn an_injected_503_can_be_plain_text() {
     assert_eq!(a.body, "Service Unavailable");
 }
 
-#[tokio::test]
-async fn a_response_delayed_past_the_client_timeout_still_delivered_the_reply() {
+/// A reply to `c1` under a 1.5 s delay fault (delivering the reply or not) that the client gives up on after
+/// 300 ms: the simulator and the client error.
+async fn reply_timing_out_on_a_delay(deliver: bool) -> (TestSim, reqwest::Error) {
     let t = spawn_sim(|_| {}).await;
     t.sim()
-        .inject(Fault::delay(Duration::from_millis(1500), true).once());
-
+        .inject(Fault::delay(Duration::from_millis(1500), deliver).once());
     let err = t
         .reply_expecting_failure("c1", Duration::from_millis(300))
         .await;
+    (t, err)
+}
+
+#[tokio::test]
+async fn a_response_delayed_past_the_client_timeout_still_delivered_the_reply() {
+    let (t, err) = reply_timing_out_on_a_delay(true).await;
 
     assert!(err.is_timeout(), "{err:?}");
     assert_eq!(t.sim().reply_count_for("c1"), 1);
@@ -355,13 +361,7 @@ async fn a_response_delayed_past_the_client_timeout_still_delivered_the_reply() 
 
 #[tokio::test]
 async fn a_delay_without_delivery_sends_nothing_and_a_retry_succeeds() {
-    let t = spawn_sim(|_| {}).await;
-    t.sim()
-        .inject(Fault::delay(Duration::from_millis(1500), false).once());
-
-    let err = t
-        .reply_expecting_failure("c1", Duration::from_millis(300))
-        .await;
+    let (t, err) = reply_timing_out_on_a_delay(false).await;
 
     assert!(err.is_timeout(), "{err:?}");
     assert_eq!(t.sim().reply_count_for("c1"), 0);
