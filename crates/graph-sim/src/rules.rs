@@ -3,6 +3,9 @@
 //! decisions are synchronous and made under one lock (the [`Simulator`]'s), so that the order of events is the
 //! order of the log.
 //!
+//! This file holds the state and the rules of a private reply; the first checks of either endpoint (path and
+//! token) are in `access`, the `subscribed_apps` endpoint in `subscriptions`: each an `impl State` block.
+//!
 //! [`Simulator`]: crate::Simulator
 
 use std::collections::{HashMap, HashSet};
@@ -12,14 +15,16 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
 use crate::config::SimConfig;
-use crate::errors::{GraphError, SUB_NOT_REPLYABLE, SUB_OUTSIDE_WINDOW, SUB_TOKEN_EXPIRED};
+use crate::errors::{GraphError, SUB_NOT_REPLYABLE, SUB_OUTSIDE_WINDOW};
 use crate::fault::{Fault, FaultKind};
 use crate::ids::{commenter_id_for, message_id, token_fingerprint};
 use crate::rate::{Bucket, Limit, RateLimiter, Usage};
 use crate::wire::{
-    Answer, AnswerBody, DeliveredReply, ENDPOINT_MESSAGES, ENDPOINT_SUBSCRIBED_APPS, LoggedRequest,
-    ReplyCall, SUBSCRIBABLE_FIELDS,
+    Answer, AnswerBody, DeliveredReply, ENDPOINT_MESSAGES, LoggedRequest, ReplyCall,
 };
+
+mod access;
+mod subscriptions;
 
 /// Longest private reply Meta accepts, in UTF-8 bytes.
 pub const MAX_TEXT_BYTES: usize = 1000;
@@ -120,47 +125,6 @@ impl State {
         answer
     }
 
-    /// A `subscribed_apps` request: decided, the account's subscription replaced when it succeeds, and logged.
-    pub(crate) fn subscribe(
-        &mut self,
-        version: &str,
-        ig_id: &str,
-        token: Option<&str>,
-        fields: Option<Vec<String>>,
-    ) -> Answer {
-        let now = self.now();
-        let answer = self.decide_subscription(version, ig_id, token, fields.as_deref());
-        if answer.status == 200
-            && let Some(fields) = &fields
-        {
-            self.subscriptions.insert(ig_id.to_owned(), fields.clone());
-        }
-        tracing::info!(
-            ig_id,
-            status = answer.status,
-            code = answer.code,
-            "subscribed_apps request"
-        );
-        self.log.push(LoggedRequest {
-            seq: self.next_seq(),
-            endpoint: ENDPOINT_SUBSCRIBED_APPS.to_owned(),
-            at: now,
-            version: version.to_owned(),
-            ig_id: ig_id.to_owned(),
-            comment_id: None,
-            token_fingerprint: token.map(token_fingerprint),
-            text_len: None,
-            text: None,
-            status: Some(answer.status),
-            code: answer.code,
-            subcode: answer.subcode,
-            message_id: None,
-            fault: None,
-            subscribed_fields: fields,
-        });
-        answer
-    }
-
     /// Meta's checks in order: path, token, call budget, injected error, body, comment eligibility.
     fn decide(
         &mut self,
@@ -245,85 +209,6 @@ impl State {
                     ..Answer::new(200, AnswerBody::Json(body))
                 }
             }
-        }
-    }
-
-    /// Meta's checks for `subscribed_apps`: path, token, then the fields.
-    fn decide_subscription(
-        &self,
-        version: &str,
-        ig_id: &str,
-        token: Option<&str>,
-        fields: Option<&[String]>,
-    ) -> Answer {
-        let now = self.now();
-        if let Err(e) =
-            self.check_path_and_token(version, ig_id, ENDPOINT_SUBSCRIBED_APPS, token, now)
-        {
-            return Answer::error(e, None);
-        }
-        let invalid =
-            |msg: String| Answer::error(GraphError::new(100, None).with_message(msg), None);
-        let fields = match fields {
-            Some(fields) if !fields.is_empty() => fields,
-            _ => return invalid("(#100) The parameter subscribed_fields is required".to_owned()),
-        };
-        if let Some((i, unknown)) = fields
-            .iter()
-            .enumerate()
-            .find(|(_, f)| !SUBSCRIBABLE_FIELDS.contains(&f.as_str()))
-        {
-            return invalid(format!(
-                "(#100) Param subscribed_fields[{i}] must be one of {{{}}} - got \"{unknown}\"",
-                SUBSCRIBABLE_FIELDS.join(", ")
-            ));
-        }
-        Answer::new(200, AnswerBody::Json(json!({ "success": true })))
-    }
-
-    /// The first checks of either endpoint: `/{version}/{ig_id}/{endpoint}` with a `vNN.N` version, then a token
-    /// the account accepts.
-    fn check_path_and_token(
-        &self,
-        version: &str,
-        ig_id: &str,
-        endpoint: &str,
-        token: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), GraphError> {
-        if !is_version(version) {
-            return Err(GraphError::new(2500, None).with_message(format!(
-                "Unknown path components: /{version}/{ig_id}/{endpoint}"
-            )));
-        }
-        self.check_token(ig_id, token, now)
-    }
-
-    fn check_token(
-        &self,
-        ig_id: &str,
-        token: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> Result<(), GraphError> {
-        let Some(token) = token else {
-            return Err(GraphError::new(104, None));
-        };
-        if let Some(expired_at) = self.expired.get(token) {
-            let fmt = "%A, %d-%b-%y %H:%M:%S UTC";
-            return Err(
-                GraphError::new(190, Some(SUB_TOKEN_EXPIRED)).with_message(format!(
-                    "Error validating access token: Session has expired on {}. The current time is {}.",
-                    expired_at.format(fmt),
-                    now.format(fmt)
-                )),
-            );
-        }
-        let accepted = self.tokens.get(ig_id).is_some_and(|t| t == token)
-            || self.default_token.as_deref() == Some(token);
-        if accepted {
-            Ok(())
-        } else {
-            Err(GraphError::new(190, None))
         }
     }
 
@@ -450,17 +335,6 @@ impl State {
     }
 }
 
-/// `vNN.N`, as in `v25.0`.
-fn is_version(v: &str) -> bool {
-    v.strip_prefix('v')
-        .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(major, minor)| {
-            [major, minor]
-                .iter()
-                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,15 +366,6 @@ mod tests {
 
     fn codes(a: &Answer) -> (u16, Option<u32>, Option<u32>) {
         (a.status, a.code, a.subcode)
-    }
-
-    #[test]
-    fn versions_must_look_like_v_major_dot_minor() {
-        assert!(is_version("v25.0"));
-        assert!(is_version("v3.10"));
-        assert!(!is_version("25.0"));
-        assert!(!is_version("v25"));
-        assert!(!is_version("v2x.0"));
     }
 
     #[test]
