@@ -1,3 +1,17 @@
+//! Module map (`main.rs`, the `graph-sim` binary, serves it as a process):
+//! - `simulator`: the [`Simulator`] handle, one method per control operation, each under the state's lock.
+//! - `rules`: the state behind that lock and the private-reply rules (windows, one reply per comment, budgets).
+//! - `rules::access`: the path and token checks that both endpoints start with.
+//! - `rules::subscriptions`: the rules of `subscribed_apps` (known fields, the account's subscription).
+//! - `wire`: request parsing, the framework-neutral answer, and the serde types of the control routes and log.
+//! - `http`: the axum routes (Meta's endpoints and `/_sim/`) and how an answer becomes a response.
+//! - `server`: serving on a socket, with connections that the `close_connection` fault can kill.
+//! - `fault`: the failures a test orders in advance ([`Fault`]), and which requests they apply to.
+//! - `errors`: Meta's error vocabulary: status, type, message and transience of each code/subcode.
+//! - `rate`: per-account call budgets over sliding windows of simulated time.
+//! - `config`: start-up settings ([`SimConfig`]), Meta's documented numbers by default.
+//! - `ids`: message IDs, trace IDs, IGSIDs and token fingerprints shaped like Meta's.
+//!
 //! A faithful stand-in for Meta's Graph API private-reply endpoint (`POST /{version}/{ig_id}/messages`, plus
 //! `POST /{version}/{ig_id}/subscribed_apps` to subscribe an account's webhook fields), for
 //! end-to-end tests and the local stack, where Meta cannot be reached. It enforces what the product must cope

@@ -1,7 +1,6 @@
-//! What travels, apart from any rule: a reply request read from its body, the answer to send back (still
-//! independent of the HTTP framework), and the serde types of the control routes and the log. Kept apart from
-//! the rules so that Meta's shapes can be checked without the state, and the state without the shapes.
-
+//! The wire format: a reply request read leniently from its body, the answer to send back (still independent
+//! of the HTTP framework; `http` renders it), and the serde types of the control routes and the log. Shapes
+//! only, no rule, so that the rules read as decisions and the shapes can be tested without a simulator.
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -93,6 +92,7 @@ fn messages_endpoint() -> String {
     ENDPOINT_MESSAGES.to_owned()
 }
 
+/// The `endpoint` of a [`LoggedRequest`].
 pub(crate) const ENDPOINT_MESSAGES: &str = "messages";
 pub(crate) const ENDPOINT_SUBSCRIBED_APPS: &str = "subscribed_apps";
 
