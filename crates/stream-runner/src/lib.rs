@@ -43,10 +43,14 @@
 //! # }
 //! ```
 
+mod builder;
+mod context;
 mod filter;
+mod handle;
 mod record;
-mod runner;
+mod shards;
 mod template;
+mod worker;
 
 use std::future::Future;
 
@@ -54,11 +58,10 @@ use async_trait::async_trait;
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
+pub use builder::{StreamRunner, StreamRunnerBuilder};
 pub use filter::{FilterPattern, matches_any};
+pub use handle::{DeadLetter, DeadLetterCondition, RunnerHandle, RunnerStats};
 pub use record::{EVENT_SOURCE, EVENT_VERSION, lambda_json};
-pub use runner::{
-    DeadLetter, DeadLetterCondition, RunnerHandle, RunnerStats, StreamRunner, StreamRunnerBuilder,
-};
 pub use template::{
     COMMENT_STREAM_EVENT, EventSourceSettings, REPLIER_FUNCTION_RESOURCE, StartingPosition,
     filters_from_template_str, load_filters,
