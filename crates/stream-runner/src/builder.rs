@@ -15,6 +15,7 @@ use crate::StreamHandler;
 use crate::context::{Context, StopSignal};
 use crate::filter::FilterPattern;
 use crate::handle::{RunnerHandle, Shared};
+use crate::policy::{Backoff, Policy};
 use crate::shards::{ShardTable, coordinate, describe_shards, resolve_stream_arn};
 use crate::template::{EventSourceSettings, StartingPosition};
 
@@ -221,6 +222,11 @@ impl StreamRunnerBuilder {
         let context = Arc::new(Context {
             streams: self.streams,
             stream_arn: stream_arn.clone(),
+            policy: Policy::from_settings(&self.settings),
+            backoff: Backoff {
+                initial: self.options.retry_backoff_initial,
+                max: self.options.retry_backoff_max,
+            },
             settings: self.settings,
             options: self.options,
             handler,

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use crate::StreamHandler;
 use crate::builder::Options;
 use crate::handle::Shared;
+use crate::policy::{Backoff, Policy};
 use crate::template::EventSourceSettings;
 
 /// Fixed for the runner's life once `start` has resolved the stream.
@@ -18,6 +19,10 @@ pub(crate) struct Context {
     pub(crate) stream_arn: String,
     pub(crate) settings: EventSourceSettings,
     pub(crate) options: Options,
+    /// The error-handling rules, from `settings`.
+    pub(crate) policy: Policy,
+    /// The pause before a retry or a re-read, from `options`.
+    pub(crate) backoff: Backoff,
     pub(crate) handler: Arc<dyn StreamHandler>,
     pub(crate) shared: Arc<Shared>,
 }

@@ -47,6 +47,7 @@ mod builder;
 mod context;
 mod filter;
 mod handle;
+mod policy;
 mod record;
 mod shards;
 mod template;

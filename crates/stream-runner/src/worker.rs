@@ -4,10 +4,9 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodbstreams::error::DisplayErrorContext;
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use tokio::time::Instant;
@@ -16,24 +15,15 @@ use tracing::{debug, error, warn};
 use crate::context::{Context, StopSignal, Stopped};
 use crate::filter::matches_any;
 use crate::handle::{DeadLetter, DeadLetterCondition, bump};
+use crate::policy::{Attempt, BatchPlan, GiveUp, Outcome, interpret};
 use crate::record::{LambdaRecord, convert};
 use crate::shards::{ShardStart, get_iterator};
 
-/// DynamoDB Streams keeps records for 24 hours; with an infinite `MaximumRecordAgeInSeconds` a failing
-/// record is retried until it leaves the stream, which is when we give it up.
-const STREAM_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// GetRecords' maximum.
 const GET_RECORDS_LIMIT: i32 = 1000;
 
 /// One pending record of a shard.
 type Pending = LambdaRecord;
-
-enum Outcome {
-    Success,
-    /// The handler reported failures; the index of the first failed record in the batch.
-    PartialFailure(usize),
-    FunctionError(String),
-}
 
 /// Reads one shard in order and delivers it, one batch at a time.
 pub(crate) struct ShardWorker {
@@ -48,8 +38,6 @@ pub(crate) struct ShardWorker {
     last_read: Option<String>,
     /// Read and matching the filters, not yet delivered.
     buffer: VecDeque<Pending>,
-    /// Failures in a row of the current batch, for the backoff.
-    consecutive_failures: u32,
     read_errors: u32,
 }
 
@@ -72,7 +60,6 @@ impl ShardWorker {
             needs_iterator,
             last_read: None,
             buffer: VecDeque::new(),
-            consecutive_failures: 0,
             read_errors: 0,
         }
     }
@@ -256,121 +243,82 @@ impl ShardWorker {
                 "reading the shard failed; will retry"
             );
         }
-        let pause = self.backoff(self.read_errors);
+        let pause = self.context.backoff.pause(self.read_errors);
         self.stop.sleep(pause).await
     }
 
-    /// `initial * 2^(failures - 1)`, at most `max`.
-    fn backoff(&self, failures: u32) -> Duration {
-        let options = &self.context.options;
-        let factor = 2_u32.saturating_pow(failures.saturating_sub(1).min(20));
-        options
-            .retry_backoff_initial
-            .saturating_mul(factor)
-            .min(options.retry_backoff_max)
-    }
-
-    /// Delivers one batch with Lambda's error handling: partial batch responses, retries, bisecting,
-    /// maximum retry attempts and record age. Returns when every record of the batch has succeeded or
-    /// been given up.
+    /// Delivers one batch with Lambda's error handling (see [`crate::policy`]): partial batch
+    /// responses, retries, bisecting, maximum retry attempts and record age. Returns when every record
+    /// of the batch has succeeded or been given up.
     async fn process_batch(&mut self, batch: Vec<Pending>) -> Result<(), Stopped> {
         let context = Arc::clone(&self.context);
-        let settings = &context.settings;
+        let policy = &context.policy;
         let counters = &context.shared.counters;
-        let max_age = settings.maximum_record_age.unwrap_or(STREAM_RETENTION);
-        // (records, retry attempts so far, is a re-delivery)
-        let mut queue: VecDeque<(Vec<Pending>, u32, bool)> = VecDeque::from([(batch, 0, false)]);
-        let mut last_error: Option<String> = None;
-        self.consecutive_failures = 0;
-
-        while let Some((records, attempts, redelivery)) = queue.pop_front() {
-            if redelivery {
-                let pause = self.backoff(self.consecutive_failures);
+        let mut plan = BatchPlan::new(batch);
+        while let Some(mut attempt) = plan.next_attempt() {
+            if attempt.redelivery {
+                let pause = context.backoff.pause(plan.failures());
                 self.stop.sleep(pause).await?;
             }
-            let now = SystemTime::now();
-            let (expired, records): (Vec<Pending>, Vec<Pending>) =
-                records.into_iter().partition(|record| {
-                    now.duration_since(record.created).unwrap_or_default() > max_age
-                });
-            if !expired.is_empty() {
-                self.give_up(
-                    DeadLetterCondition::RecordAgeExceeded,
-                    &expired,
-                    attempts,
-                    last_error.clone(),
-                );
+            if let Some(expired) = plan.expire(&mut attempt, SystemTime::now(), policy) {
+                self.give_up(expired);
             }
-            if records.is_empty() {
+            if attempt.records.is_empty() {
                 continue;
             }
-            if redelivery {
+            if attempt.redelivery {
                 bump(&counters.retries, 1);
             }
-            match self.invoke(&records).await? {
-                Outcome::Success => {
-                    bump(&counters.records_succeeded, records.len());
-                    self.consecutive_failures = 0;
-                }
-                Outcome::PartialFailure(first_failed) => {
-                    bump(&counters.partial_failures, 1);
-                    bump(&counters.records_succeeded, first_failed);
-                    self.consecutive_failures += 1;
-                    last_error = Some("the function reported batch item failures".to_owned());
-                    let mut records = records;
-                    let rest = records.split_off(first_failed);
-                    debug!(
-                        shard_id = %self.shard_id,
-                        succeeded = first_failed,
-                        failed_from = %rest.first().map(|r| r.sequence_number.as_str()).unwrap_or_default(),
-                        remaining = rest.len(),
-                        attempts,
-                        "batch partially failed"
-                    );
-                    if exhausted(settings.maximum_retry_attempts, attempts) {
-                        self.give_up(
-                            DeadLetterCondition::RetryAttemptsExhausted,
-                            &rest,
-                            attempts,
-                            last_error.clone(),
-                        );
-                    } else {
-                        queue.push_front((rest, attempts + 1, true));
-                    }
-                }
-                Outcome::FunctionError(message) => {
-                    bump(&counters.function_errors, 1);
-                    self.consecutive_failures += 1;
-                    last_error = Some(message);
-                    warn!(
-                        shard_id = %self.shard_id,
-                        batch_size = records.len(),
-                        first_sequence_number = %records.first().map(|r| r.sequence_number.as_str()).unwrap_or_default(),
-                        attempts,
-                        "function error"
-                    );
-                    if settings.bisect_batch_on_function_error && records.len() > 1 {
-                        // Splitting does not count towards the retry quota.
-                        bump(&counters.bisections, 1);
-                        let mut first = records;
-                        let second = first.split_off(first.len() / 2);
-                        queue.push_front((second, attempts, true));
-                        queue.push_front((first, attempts, true));
-                    } else if exhausted(settings.maximum_retry_attempts, attempts) {
-                        self.give_up(
-                            DeadLetterCondition::RetryAttemptsExhausted,
-                            &records,
-                            attempts,
-                            last_error.clone(),
-                        );
-                    } else {
-                        queue.push_front((records, attempts + 1, true));
-                    }
-                }
+            let outcome = self.invoke(&attempt.records).await?;
+            self.report(&attempt, &outcome);
+            let settled = plan.settle(attempt, &outcome, policy);
+            bump(&counters.records_succeeded, settled.succeeded);
+            if settled.bisected {
+                bump(&counters.bisections, 1);
+            }
+            if let Some(given_up) = settled.given_up {
+                self.give_up(given_up);
             }
         }
-        self.consecutive_failures = 0;
         Ok(())
+    }
+
+    /// Counts and logs how an invocation failed (nothing to do for a success).
+    fn report(&self, attempt: &Attempt<Pending>, outcome: &Outcome) {
+        let counters = &self.context.shared.counters;
+        let records = &attempt.records;
+        match outcome {
+            Outcome::Success => {}
+            Outcome::PartialFailure(_) | Outcome::WholeBatchFailure(_) => {
+                if let Outcome::WholeBatchFailure(reason) = outcome {
+                    warn!(
+                        shard_id = %self.shard_id,
+                        reason,
+                        "batchItemFailures names no record of the batch; the whole batch failed"
+                    );
+                }
+                bump(&counters.partial_failures, 1);
+                let first_failed = outcome.first_failed().unwrap_or(0).min(records.len());
+                debug!(
+                    shard_id = %self.shard_id,
+                    succeeded = first_failed,
+                    failed_from = %records.get(first_failed).map(|r| r.sequence_number.as_str()).unwrap_or_default(),
+                    remaining = records.len() - first_failed,
+                    attempts = attempt.retries,
+                    "batch partially failed"
+                );
+            }
+            Outcome::FunctionError(_) => {
+                bump(&counters.function_errors, 1);
+                warn!(
+                    shard_id = %self.shard_id,
+                    batch_size = records.len(),
+                    first_sequence_number = %records.first().map(|r| r.sequence_number.as_str()).unwrap_or_default(),
+                    attempts = attempt.retries,
+                    "function error"
+                );
+            }
+        }
     }
 
     /// Invokes the handler once (in its own task, so that a panic is a function error, as a crash is
@@ -406,54 +354,27 @@ impl ShardWorker {
             }
         };
         Ok(match joined {
-            Ok(Ok(response)) => self.interpret(records, &response),
+            Ok(Ok(response)) => match serde_json::to_value(&response) {
+                Ok(response) => interpret(
+                    records,
+                    &response,
+                    context.policy.report_batch_item_failures,
+                ),
+                Err(e) => Outcome::FunctionError(format!("the response does not serialize: {e}")),
+            },
             Ok(Err(e)) => Outcome::FunctionError(format!("{e:#}")),
             Err(e) if e.is_panic() => Outcome::FunctionError("the handler panicked".to_owned()),
             Err(_) => Outcome::FunctionError("the invocation was cancelled".to_owned()),
         })
     }
 
-    /// Lambda's reading of a partial batch response: ignored unless ReportBatchItemFailures is on;
-    /// no failures is success; otherwise retry from the lowest failed sequence number. A failure with
-    /// a missing, empty or unknown itemIdentifier makes the whole batch a failure.
-    fn interpret(&self, records: &[Pending], response: &DynamoDbEventResponse) -> Outcome {
-        if !self.context.settings.report_batch_item_failures
-            || response.batch_item_failures.is_empty()
-        {
-            return Outcome::Success;
-        }
-        let mut first_failed = records.len();
-        for failure in &response.batch_item_failures {
-            let index = failure
-                .item_identifier
-                .as_deref()
-                .filter(|id| !id.is_empty())
-                .and_then(|id| {
-                    records
-                        .iter()
-                        .position(|record| record.sequence_number == id)
-                });
-            match index {
-                Some(index) => first_failed = first_failed.min(index),
-                None => {
-                    warn!(
-                        shard_id = %self.shard_id,
-                        "batchItemFailures names no record of the batch; the whole batch failed"
-                    );
-                    return Outcome::PartialFailure(0);
-                }
-            }
-        }
-        Outcome::PartialFailure(first_failed)
-    }
-
-    fn give_up(
-        &self,
-        condition: DeadLetterCondition,
-        records: &[Pending],
-        attempts: u32,
-        last_error: Option<String>,
-    ) {
+    fn give_up(&self, given_up: GiveUp<Pending>) {
+        let GiveUp {
+            condition,
+            records,
+            retries,
+            last_error,
+        } = given_up;
         let first = records
             .first()
             .map(|r| r.sequence_number.as_str())
@@ -464,9 +385,9 @@ impl ShardWorker {
             .unwrap_or_default();
         self.dead_letter(
             condition,
-            records,
+            &records,
             (first, last, records.len()),
-            attempts,
+            retries,
             last_error,
         );
     }
@@ -501,23 +422,5 @@ impl ShardWorker {
             last_error,
             records: records.iter().map(|record| record.record.clone()).collect(),
         });
-    }
-}
-
-/// Whether a batch that failed after `attempts` retries may not be retried again.
-fn exhausted(maximum_retry_attempts: Option<u32>, attempts: u32) -> bool {
-    maximum_retry_attempts.is_some_and(|max| attempts >= max)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_are_exhausted_after_the_maximum_and_never_when_infinite() {
-        assert!(exhausted(Some(0), 0));
-        assert!(!exhausted(Some(2), 1));
-        assert!(exhausted(Some(2), 2));
-        assert!(!exhausted(None, u32::MAX));
     }
 }
