@@ -1,6 +1,7 @@
-//! How a runner is configured and started: [`StreamRunner::builder`] takes the event source mapping's
-//! settings, the runner's own timings and the handler; [`StreamRunnerBuilder::start`] resolves the
-//! stream, lists its shards and spawns the coordinator.
+//! Configuring and starting a runner. Everything a runner needs is gathered and checked here, before
+//! any task starts: [`StreamRunner::builder`] takes the event source mapping's settings, the runner's
+//! own timings and the handler; [`StreamRunnerBuilder::start`] resolves the stream, lists its shards
+//! and spawns the coordinator.
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,10 +12,10 @@ use aws_sdk_dynamodbstreams::Client;
 use tokio::sync::watch;
 use tracing::info;
 
-use crate::StreamHandler;
 use crate::context::{Context, StopSignal};
 use crate::filter::FilterPattern;
 use crate::handle::{RunnerHandle, Shared};
+use crate::handler::{LambdaHandler, StreamHandler, Typed};
 use crate::policy::{Backoff, Policy};
 use crate::shards::{ShardTable, coordinate, describe_shards, resolve_stream_arn};
 use crate::template::{EventSourceSettings, StartingPosition};
@@ -70,7 +71,7 @@ pub struct StreamRunnerBuilder {
     dynamodb: Option<aws_sdk_dynamodb::Client>,
     source: String,
     settings: EventSourceSettings,
-    handler: Option<Arc<dyn StreamHandler>>,
+    handler: Option<Arc<dyn LambdaHandler>>,
     options: Options,
 }
 
@@ -148,15 +149,30 @@ impl StreamRunnerBuilder {
         self
     }
 
-    /// The function to invoke.
-    pub fn handler(mut self, handler: impl StreamHandler + 'static) -> Self {
+    /// The function to invoke, as AWS invokes it: JSON in (`{"Records": [...]}`), JSON out (a partial
+    /// batch response); see [`LambdaHandler`]. This runs the very entry point that is deployed, such
+    /// as the replier's `Replier::handle`; the crate documentation has an example.
+    pub fn lambda_handler(mut self, handler: impl LambdaHandler + 'static) -> Self {
         self.handler = Some(Arc::new(handler));
         self
     }
 
-    /// The function to invoke, already shared.
-    pub fn shared_handler(mut self, handler: Arc<dyn StreamHandler>) -> Self {
+    /// The JSON function to invoke, already shared.
+    pub fn shared_lambda_handler(mut self, handler: Arc<dyn LambdaHandler>) -> Self {
         self.handler = Some(handler);
+        self
+    }
+
+    /// The function to invoke, typed with `aws_lambda_events`: it is given the JSON event parsed into
+    /// an [`Event`](aws_lambda_events::event::dynamodb::Event), and its response is serialized back to
+    /// JSON and read as Lambda reads it.
+    pub fn handler(self, handler: impl StreamHandler + 'static) -> Self {
+        self.shared_handler(Arc::new(handler))
+    }
+
+    /// The typed function to invoke, already shared.
+    pub fn shared_handler(mut self, handler: Arc<dyn StreamHandler>) -> Self {
+        self.handler = Some(Arc::new(Typed(handler)));
         self
     }
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use aws_sdk_dynamodbstreams::Client;
 use tokio::sync::watch;
 
-use crate::StreamHandler;
 use crate::builder::Options;
 use crate::handle::Shared;
+use crate::handler::LambdaHandler;
 use crate::policy::{Backoff, Policy};
 use crate::template::EventSourceSettings;
 
@@ -23,7 +23,7 @@ pub(crate) struct Context {
     pub(crate) policy: Policy,
     /// The pause before a retry or a re-read, from `options`.
     pub(crate) backoff: Backoff,
-    pub(crate) handler: Arc<dyn StreamHandler>,
+    pub(crate) handler: Arc<dyn LambdaHandler>,
     pub(crate) shared: Arc<Shared>,
 }
 

@@ -1,12 +1,13 @@
-//! The per-shard worker: reads one shard in order (GetRecords, re-taking expired iterators), converts
-//! and filters its records, gathers them into batches (`BatchSize`, `MaximumBatchingWindowInSeconds`)
-//! and invokes the handler one batch at a time, with Lambda's retries and dead letters.
+//! The per-shard worker. Lambda delivers a shard's records in order with one batch in flight, shards
+//! concurrently; so each shard gets a task of its own that reads it (GetRecords, re-taking expired
+//! iterators), converts and filters its records, gathers them into batches (`BatchSize`,
+//! `MaximumBatchingWindowInSeconds`) and invokes the handler, carrying out what [`crate::policy`]
+//! decides on failures.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::error::DisplayErrorContext;
 use aws_sdk_dynamodbstreams::types::{Record, ShardIteratorType};
 use tokio::time::Instant;
@@ -16,7 +17,7 @@ use crate::context::{Context, StopSignal, Stopped};
 use crate::filter::matches_any;
 use crate::handle::{DeadLetter, DeadLetterCondition, bump};
 use crate::policy::{Attempt, BatchPlan, GiveUp, Outcome, interpret};
-use crate::record::{LambdaRecord, convert};
+use crate::record::{LambdaRecord, convert, lambda_event};
 use crate::shards::{ShardStart, get_iterator};
 
 /// GetRecords' maximum.
@@ -328,8 +329,7 @@ impl ShardWorker {
         let counters = &context.shared.counters;
         bump(&counters.batches, 1);
         bump(&counters.records_delivered, records.len());
-        let mut event = Event::default();
-        event.records = records.iter().map(|record| record.record.clone()).collect();
+        let event = lambda_event(records.iter().map(|record| record.json.clone()));
         debug!(
             shard_id = %self.shard_id,
             batch_size = records.len(),
@@ -354,14 +354,11 @@ impl ShardWorker {
             }
         };
         Ok(match joined {
-            Ok(Ok(response)) => match serde_json::to_value(&response) {
-                Ok(response) => interpret(
-                    records,
-                    &response,
-                    context.policy.report_batch_item_failures,
-                ),
-                Err(e) => Outcome::FunctionError(format!("the response does not serialize: {e}")),
-            },
+            Ok(Ok(response)) => interpret(
+                records,
+                &response,
+                context.policy.report_batch_item_failures,
+            ),
             Ok(Err(e)) => Outcome::FunctionError(format!("{e:#}")),
             Err(e) if e.is_panic() => Outcome::FunctionError("the handler panicked".to_owned()),
             Err(_) => Outcome::FunctionError("the invocation was cancelled".to_owned()),
