@@ -5,8 +5,15 @@
 //! tests there is no Lambda service, only DynamoDB Local with its streams, so this crate plays the
 //! mapping: it reads the stream (DescribeStream, GetShardIterator, GetRecords; new shards are found as
 //! they appear, and a child shard is read only after its parent is drained), drops records that match
-//! none of the template's filters, and invokes a [`StreamHandler`] with
-//! [`aws_lambda_events::event::dynamodb::Event`]s shaped exactly as Lambda delivers them.
+//! none of the template's filters, and invokes the function with events shaped exactly as Lambda
+//! delivers them.
+//!
+//! The function is invoked as AWS invokes it: with the JSON event `{"Records": [...]}` (Lambda's field
+//! names: `eventName`, `eventSourceARN`, `dynamodb.NewImage`, `dynamodb.SequenceNumber`...), and its
+//! JSON response is read as Lambda reads it (`batchItemFailures`). So the deployed entry point itself,
+//! such as `Replier::handle(Value) -> Result<Value, HandlerError>`, runs locally
+//! ([`StreamRunnerBuilder::lambda_handler`], [`LambdaHandler`]). Handlers typed with
+//! `aws_lambda_events` ([`StreamRunnerBuilder::handler`], [`StreamHandler`]) are adapted onto that path.
 //!
 //! Error handling follows the mapping's settings ([`EventSourceSettings`], read from the template by
 //! [`EventSourceSettings::from_template`]):
@@ -23,17 +30,55 @@
 //!
 //! Logs carry IDs and counts only, never item contents (items hold comment text).
 //!
+//! Modules:
+//!
+//! - `builder`: [`StreamRunner`], [`StreamRunnerBuilder`] (settings, the runner's options, the
+//!   handler) and `start`.
+//! - `handle`: [`RunnerHandle`] (stop, stats, dead letters), [`RunnerStats`] and its counters,
+//!   [`DeadLetter`], [`DeadLetterCondition`].
+//! - `handler`: the function invoked: [`LambdaHandler`] (JSON), [`StreamHandler`] (typed), the
+//!   adapter between them, [`batch_item_failures`].
+//! - `context`: what the runner's tasks share (client, settings, handler, counters) and the stop
+//!   signal.
+//! - `shards`: stream ARN resolution, DescribeStream, GetShardIterator, the shard table and the
+//!   coordinator that starts a worker per shard.
+//! - `worker`: the per-shard worker: reading, filtering, batching, invoking, dead-lettering.
+//! - `policy`: Lambda's error-handling rules as pure functions: reading the response, record age,
+//!   retry, bisect, give up, backoff.
+//! - `record`: stream records in Lambda's JSON ([`lambda_json`]) and typed shapes.
+//! - `filter`: Lambda's filter patterns ([`FilterPattern`]).
+//! - `template`: the event source mapping's settings from `template.yaml`.
+//!
 //! ```no_run
 //! # async fn example(streams: aws_sdk_dynamodbstreams::Client) -> anyhow::Result<()> {
-//! use stream_runner::{EventSourceSettings, StreamRunner};
-//! use aws_lambda_events::event::{dynamodb::Event, streams::DynamoDbEventResponse};
+//! use std::sync::Arc;
 //!
+//! use serde_json::{Value, json};
+//! use stream_runner::{EventSourceSettings, StreamRunner};
+//!
+//! /// Stands for the replier: its Lambda entry point takes and returns JSON.
+//! struct Replier;
+//!
+//! impl Replier {
+//!     async fn handle(&self, event: Value) -> Result<Value, std::io::Error> {
+//!         let mut failures = Vec::new();
+//!         for record in event["Records"].as_array().into_iter().flatten() {
+//!             if record["dynamodb"]["NewImage"]["status"]["S"] != "PENDING" {
+//!                 let sequence_number = &record["dynamodb"]["SequenceNumber"];
+//!                 failures.push(json!({ "itemIdentifier": sequence_number }));
+//!             }
+//!         }
+//!         Ok(json!({ "batchItemFailures": failures }))
+//!     }
+//! }
+//!
+//! let replier = Arc::new(Replier);
 //! let settings = EventSourceSettings::from_template("template.yaml")?;
 //! let runner = StreamRunner::builder(streams, "comments")
 //!     .settings(settings)
-//!     .handler(|event: Event| async move {
-//!         let _ = event.records.len();
-//!         Ok(DynamoDbEventResponse::default())
+//!     .lambda_handler(move |event: Value| {
+//!         let replier = Arc::clone(&replier);
+//!         async move { replier.handle(event).await }
 //!     })
 //!     .start()
 //!     .await?;
@@ -43,62 +88,23 @@
 //! # }
 //! ```
 
+mod builder;
+mod context;
 mod filter;
+mod handle;
+mod handler;
+mod policy;
 mod record;
-mod runner;
+mod shards;
 mod template;
+mod worker;
 
-use std::future::Future;
-
-use async_trait::async_trait;
-use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-
+pub use builder::{StreamRunner, StreamRunnerBuilder};
 pub use filter::{FilterPattern, matches_any};
+pub use handle::{DeadLetter, DeadLetterCondition, RunnerHandle, RunnerStats};
+pub use handler::{LambdaHandler, StreamHandler, batch_item_failures};
 pub use record::{EVENT_SOURCE, EVENT_VERSION, lambda_json};
-pub use runner::{
-    DeadLetter, DeadLetterCondition, RunnerHandle, RunnerStats, StreamRunner, StreamRunnerBuilder,
-};
 pub use template::{
     COMMENT_STREAM_EVENT, EventSourceSettings, REPLIER_FUNCTION_RESOURCE, StartingPosition,
     filters_from_template_str, load_filters,
 };
-
-/// The function the runner invokes, as Lambda invokes the replier: one batch of stream records in,
-/// a partial batch response (or an error) out.
-#[async_trait]
-pub trait StreamHandler: Send + Sync {
-    /// Handles one batch. `Ok` with no `batch_item_failures` is success; failures name records by
-    /// their `SequenceNumber`; `Err` is a function error.
-    async fn handle(&self, event: Event) -> Result<DynamoDbEventResponse, anyhow::Error>;
-}
-
-#[async_trait]
-impl<F, Fut> StreamHandler for F
-where
-    F: Fn(Event) -> Fut + Send + Sync,
-    Fut: Future<Output = Result<DynamoDbEventResponse, anyhow::Error>> + Send,
-{
-    async fn handle(&self, event: Event) -> Result<DynamoDbEventResponse, anyhow::Error> {
-        self(event).await
-    }
-}
-
-/// A partial batch response naming these sequence numbers as failed (empty: the whole batch
-/// succeeded). [`DynamoDbEventResponse`] is non-exhaustive, hence this helper.
-pub fn batch_item_failures<I, S>(sequence_numbers: I) -> DynamoDbEventResponse
-where
-    I: IntoIterator<Item = S>,
-    S: Into<String>,
-{
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = sequence_numbers
-        .into_iter()
-        .map(|sequence_number| {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = Some(sequence_number.into());
-            failure
-        })
-        .collect();
-    response
-}

@@ -1,4 +1,5 @@
-//! Stream records in the shape Lambda's DynamoDB event source mapping delivers them.
+//! Stream records in the shape Lambda's DynamoDB event source mapping delivers them: the Streams API's
+//! records are not, and the function (and the filters) must see what it sees deployed.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -13,7 +14,8 @@ pub const EVENT_VERSION: &str = "1.1";
 /// The `eventSource` Lambda delivers for DynamoDB stream records.
 pub const EVENT_SOURCE: &str = "aws:dynamodb";
 
-/// One record converted from the Streams API: its Lambda JSON (what filters see) and typed form.
+/// One record converted from the Streams API: its Lambda JSON (what filters see and the handler is
+/// given) and its typed form (what dead letters keep).
 #[derive(Debug, Clone)]
 pub(crate) struct LambdaRecord {
     pub json: Value,
@@ -87,6 +89,12 @@ pub fn lambda_json(record: &Record, stream_arn: &str) -> Result<Value> {
         );
     }
     Ok(event)
+}
+
+/// The event Lambda invokes the function with for a batch: `{"Records": [...]}`, each record as
+/// [`lambda_json`] gives it.
+pub(crate) fn lambda_event(records: impl IntoIterator<Item = Value>) -> Value {
+    json!({ "Records": records.into_iter().collect::<Vec<Value>>() })
 }
 
 fn item_json(image: &HashMap<String, AttributeValue>) -> Result<Value> {
@@ -211,6 +219,16 @@ mod tests {
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
         );
         assert_eq!(converted.sequence_number, "100");
+    }
+
+    #[test]
+    fn the_event_holds_the_records_under_records_in_order() {
+        let event = lambda_event([json!({"eventID": "e1"}), json!({"eventID": "e2"})]);
+        assert_eq!(
+            event,
+            json!({"Records": [{"eventID": "e1"}, {"eventID": "e2"}]})
+        );
+        assert_eq!(lambda_event([]), json!({"Records": []}));
     }
 
     #[test]

@@ -4,13 +4,14 @@
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_dynamo::AttributeValue as Av;
+use serde_json::{Value, json};
 use stream_runner::{
     DeadLetterCondition, RunnerHandle, StartingPosition, StreamRunner, StreamRunnerBuilder,
     batch_item_failures, load_filters,
@@ -596,4 +597,204 @@ async fn stop_ends_the_runner_promptly_even_with_an_invocation_in_flight() {
     settle().await;
     assert_eq!(runner.stats().batches, 1, "nothing is delivered after stop");
     assert_eq!(runner.stats().records_seen, 1);
+}
+
+/// Every event a JSON handler was given, as JSON.
+#[derive(Clone, Default)]
+struct JsonInvocations(Arc<Mutex<Vec<Value>>>);
+
+impl JsonInvocations {
+    fn all(&self) -> Vec<Value> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The records of each event.
+    fn batches(&self) -> Vec<Vec<Value>> {
+        self.all()
+            .iter()
+            .map(|event| event["Records"].as_array().cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// A JSON handler, as AWS invokes the replier's entry point: records the event, then answers with
+    /// `respond(invocation number, event)`.
+    fn handler(
+        &self,
+        respond: impl Fn(usize, &Value) -> Value + Send + Sync + 'static,
+    ) -> impl Fn(Value) -> std::future::Ready<anyhow::Result<Value>> + Send + Sync + 'static {
+        let seen = Arc::clone(&self.0);
+        move |event: Value| {
+            let number = {
+                let mut seen = seen.lock().unwrap_or_else(PoisonError::into_inner);
+                seen.push(event.clone());
+                seen.len()
+            };
+            std::future::ready(Ok(respond(number, &event)))
+        }
+    }
+}
+
+/// `dynamodb.Keys.comment_id.S` of a record in Lambda's JSON.
+fn json_id(record: &Value) -> &str {
+    record["dynamodb"]["Keys"]["comment_id"]["S"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no comment_id key in {record}"))
+}
+
+fn json_sequence_number(record: &Value) -> &str {
+    record["dynamodb"]["SequenceNumber"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no SequenceNumber in {record}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_handler_is_given_lambdas_event_json_and_a_null_response_is_success() {
+    let table = fresh_table().await;
+    let invocations = JsonInvocations::default();
+    let runner = table
+        .runner()
+        .lambda_handler(invocations.handler(|_, _| Value::Null))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("start: {e:#}"));
+
+    table.put("j1", "PENDING", 0).await;
+    table.put("j1", "PENDING", 1).await;
+    table.delete("j1").await;
+    eventually("3 records", || invocations.batches().concat().len() >= 3).await;
+    settle().await;
+
+    for event in invocations.all() {
+        assert!(event["Records"].is_array(), "{event}");
+        let only_records = json!({"Records": event["Records"]});
+        assert_eq!(event, only_records, "Records is the event's only key");
+    }
+    let records = invocations.batches().concat();
+    let names: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r["eventName"].as_str())
+        .collect();
+    assert_eq!(names, ["INSERT", "MODIFY", "REMOVE"]);
+    for record in &records {
+        assert_eq!(record["eventSource"], "aws:dynamodb");
+        assert_eq!(record["eventVersion"], "1.1");
+        assert_eq!(record["eventSourceARN"], runner.stream_arn());
+        assert!(record["eventID"].as_str().is_some_and(|id| !id.is_empty()));
+        assert!(record["awsRegion"].as_str().is_some_and(|r| !r.is_empty()));
+        assert!(record.get("userIdentity").is_none());
+        let change = &record["dynamodb"];
+        assert_eq!(change["Keys"], json!({"comment_id": {"S": "j1"}}));
+        assert!(!json_sequence_number(record).is_empty());
+        assert_eq!(change["StreamViewType"], "NEW_AND_OLD_IMAGES");
+        assert!(change["SizeBytes"].as_u64().is_some_and(|size| size > 0));
+        let created = change["ApproximateCreationDateTime"].as_f64();
+        assert!(
+            created.is_some_and(|s| s > 1.6e9),
+            "epoch seconds: {created:?}"
+        );
+    }
+    let [insert, modify, remove] = &records[..] else {
+        panic!("three records expected, got {records:?}");
+    };
+    assert_eq!(
+        insert["dynamodb"]["NewImage"],
+        json!({"comment_id": {"S": "j1"}, "status": {"S": "PENDING"}, "attempt": {"N": "0"}})
+    );
+    assert!(insert["dynamodb"].get("OldImage").is_none());
+    assert_eq!(modify["dynamodb"]["NewImage"]["attempt"], json!({"N": "1"}));
+    assert_eq!(modify["dynamodb"]["OldImage"]["attempt"], json!({"N": "0"}));
+    assert!(remove["dynamodb"].get("NewImage").is_none());
+    assert_eq!(remove["dynamodb"]["OldImage"]["attempt"], json!({"N": "1"}));
+
+    let stats = runner.stats();
+    assert_eq!(stats.records_delivered, 3);
+    assert_eq!(stats.records_succeeded, 3, "a null response is success");
+    assert_eq!(stats.retries, 0);
+    assert_eq!(stats.partial_failures, 0);
+    stopped(runner).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_json_batch_item_failures_response_redelivers_from_the_named_record() {
+    let table = fresh_table().await;
+    for i in 1..=4 {
+        table.put(&format!("r{i}"), "PENDING", 0).await;
+    }
+    let invocations = JsonInvocations::default();
+    let runner = table
+        .runner()
+        .lambda_handler(invocations.handler(|number, event| {
+            let records = event["Records"].as_array().cloned().unwrap_or_default();
+            if number == 1 && records.len() == 4 {
+                // r2 and r4 failed, named as Lambda expects: the lowest is where redelivery starts.
+                json!({"batchItemFailures": [
+                    {"itemIdentifier": json_sequence_number(&records[3])},
+                    {"itemIdentifier": json_sequence_number(&records[1])},
+                ]})
+            } else {
+                json!({})
+            }
+        }))
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("start: {e:#}"));
+
+    eventually("the redelivery", || invocations.all().len() >= 2).await;
+    settle().await;
+    let batches = invocations.batches();
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| b.iter().map(json_id).collect())
+            .collect::<Vec<Vec<&str>>>(),
+        [vec!["r1", "r2", "r3", "r4"], vec!["r2", "r3", "r4"]]
+    );
+    let first: Vec<&str> = batches[0][1..].iter().map(json_sequence_number).collect();
+    let again: Vec<&str> = batches[1].iter().map(json_sequence_number).collect();
+    assert_eq!(first, again, "the very same records are delivered again");
+
+    let stats = runner.stats();
+    assert_eq!(stats.partial_failures, 1);
+    assert_eq!(stats.retries, 1);
+    assert_eq!(
+        stats.records_succeeded, 4,
+        "r1, then r2 to r4 ({{}} is success)"
+    );
+    assert!(runner.dead_letters().is_empty());
+    stopped(runner).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_err_of_a_json_handler_is_a_function_error_whatever_its_error_type() {
+    let table = fresh_table().await;
+    table.put("x", "PENDING", 0).await;
+    let runner = table
+        .runner()
+        .bisect_batch_on_function_error(false)
+        .maximum_retry_attempts(Some(0))
+        // Not anyhow's error: any std error type will do, such as the replier's `HandlerError`.
+        .lambda_handler(|_event: Value| async {
+            Err::<Value, _>(std::io::Error::other("the service is unavailable"))
+        })
+        .start()
+        .await
+        .unwrap_or_else(|e| panic!("start: {e:#}"));
+
+    eventually("the dead letter", || !runner.dead_letters().is_empty()).await;
+    let dead = &runner.dead_letters()[0];
+    assert_eq!(dead.condition, DeadLetterCondition::RetryAttemptsExhausted);
+    assert_eq!(dead.retry_attempts, 0);
+    assert_eq!(
+        dead.last_error.as_deref(),
+        Some("the service is unavailable")
+    );
+    assert_eq!(ids(&dead.records), ["x"]);
+    let stats = runner.stats();
+    assert_eq!(stats.batches, 1);
+    assert_eq!(stats.function_errors, 1);
+    assert_eq!(stats.records_succeeded, 0);
+    stopped(runner).await;
 }
