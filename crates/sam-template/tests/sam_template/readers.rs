@@ -3,13 +3,7 @@
 use anyhow::Result;
 use sam_template::{Node, Template};
 
-/// The error of `result`, with its context chain, or a panic saying what came back instead.
-fn error_of<T: std::fmt::Debug>(result: Result<T>) -> String {
-    match result {
-        Ok(value) => panic!("expected an error, got {value:?}"),
-        Err(error) => format!("{error:#}"),
-    }
-}
+use crate::error_of;
 
 const TEMPLATE: &str = r#"
 Resources:

@@ -4,12 +4,7 @@
 use anyhow::{Result, anyhow};
 use sam_template::{IndexSpec, SecretValue, TableSpec, Template};
 
-fn error_of<T: std::fmt::Debug>(result: Result<T>) -> String {
-    match result {
-        Ok(value) => panic!("expected an error, got {value:?}"),
-        Err(error) => format!("{error:#}"),
-    }
-}
+use crate::error_of;
 
 const TEMPLATE: &str = r#"
 Globals:
@@ -22,8 +17,8 @@ Resources:
   Comments:
     Type: AWS::DynamoDB::Table
     Properties:
-      TableName: !Sub "${AWS::StackName}-comments"
-      BillingMode: PAY_PER_REQUEST
+      TableName: !Join ["-", [!Ref "AWS::StackName", comments]]
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }
       AttributeDefinitions:
         - { AttributeName: pk, AttributeType: S }
         - { AttributeName: due, AttributeType: N }
