@@ -2,9 +2,9 @@
 //!
 //! The deployed replier is triggered by the `CommentStream` event of the `ReplierFunction` resource; the
 //! local runner reads the same properties, so batching, retries and filtering cannot drift between
-//! what we test and what we deploy. The template is parsed as a YAML value that keeps CloudFormation
-//! short tags (`!GetAtt`, `!Ref`, ...) as tagged values: they may appear anywhere, but the properties
-//! read here must be literals.
+//! what we test and what we deploy. The template is read by `sam-template`, the workspace's one reader of
+//! it: CloudFormation short tags (`!GetAtt`, `!Ref`, ...) may appear anywhere, but the properties read
+//! here must be literals.
 //!
 //! A property that is neither read nor deliberately skipped is an error (for example
 //! `ParallelizationFactor` or `TumblingWindowInSeconds`, which the runner does not implement), so that
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail, ensure};
-use serde_yaml_ng::Value;
+use sam_template::{Node, Template};
 
 use crate::filter::FilterPattern;
 
@@ -98,9 +98,12 @@ impl EventSourceSettings {
     /// The settings of `ReplierFunction`'s `CommentStream` event in the template at `template_path`.
     pub fn from_template(template_path: impl AsRef<Path>) -> Result<Self> {
         let path = template_path.as_ref();
-        let yaml = read(path)?;
-        Self::from_template_str(&yaml, REPLIER_FUNCTION_RESOURCE, COMMENT_STREAM_EVENT)
-            .with_context(|| format!("in {}", path.display()))
+        Self::from_parsed(
+            &Template::load(path)?,
+            REPLIER_FUNCTION_RESOURCE,
+            COMMENT_STREAM_EVENT,
+        )
+        .with_context(|| format!("in {}", path.display()))
     }
 
     /// The settings of the DynamoDB event `event` of the serverless function `function` in a template.
@@ -108,20 +111,24 @@ impl EventSourceSettings {
     /// Properties the template leaves out take Lambda's own defaults (batch size 100, no batching
     /// window, no bisecting, infinite retries and record age, no partial batch responses).
     pub fn from_template_str(yaml: &str, function: &str, event: &str) -> Result<Self> {
-        let template = parse(yaml)?;
-        let (properties, at) = event_properties(&template, function, event)?;
-        for key in mapping(properties, &at)?.keys() {
-            let key = string(key, &at)?;
+        Self::from_parsed(&Template::parse(yaml)?, function, event)
+    }
+
+    /// [`EventSourceSettings::from_template_str`] for a template already parsed.
+    pub fn from_parsed(template: &Template, function: &str, event: &str) -> Result<Self> {
+        let properties = template.stream_event(function, event)?;
+        let at = properties.path();
+        for key in properties.keys()? {
             ensure!(
                 READ_PROPERTIES.contains(&key) || SKIPPED_PROPERTIES.contains(&key),
                 "{at}.{key} is not understood by stream-runner; teach crates/stream-runner/src/template.rs \
                  about it so the local runner keeps behaving like the deployed mapping"
             );
         }
-        let get = |key: &str| mapping(properties, &at).map(|fields| fields.get(key));
+        let get = |key: &str| properties.optional(key);
 
         let starting_position = match get("StartingPosition")? {
-            Some(value) => match string(value, &format!("{at}.StartingPosition"))? {
+            Some(value) => match value.str()? {
                 "TRIM_HORIZON" => StartingPosition::TrimHorizon,
                 "LATEST" => StartingPosition::Latest,
                 other => bail!(
@@ -131,7 +138,7 @@ impl EventSourceSettings {
             None => bail!("{at} has no StartingPosition (required for DynamoDB streams)"),
         };
         let batch_size = match get("BatchSize")? {
-            Some(value) => integer(value, &format!("{at}.BatchSize"))?,
+            Some(value) => value.integer()?,
             None => 100,
         };
         ensure!(
@@ -140,50 +147,47 @@ impl EventSourceSettings {
         );
         let batching_window = match get("MaximumBatchingWindowInSeconds")? {
             Some(value) => {
-                let at = format!("{at}.MaximumBatchingWindowInSeconds");
-                let seconds = integer(value, &at)?;
+                let seconds = value.integer()?;
                 ensure!(
                     (0..=300).contains(&seconds),
-                    "{at} must be between 0 and 300"
+                    "{} must be between 0 and 300",
+                    value.path()
                 );
                 Duration::from_secs(seconds.unsigned_abs())
             }
             None => Duration::ZERO,
         };
         let bisect_batch_on_function_error = match get("BisectBatchOnFunctionError")? {
-            Some(value) => boolean(value, &format!("{at}.BisectBatchOnFunctionError"))?,
+            Some(value) => value.boolean()?,
             None => false,
         };
         let maximum_retry_attempts = match get("MaximumRetryAttempts")? {
-            Some(value) => {
-                let at = format!("{at}.MaximumRetryAttempts");
-                match integer(value, &at)? {
-                    -1 => None,
-                    n => Some(u32::try_from(n).with_context(|| format!("{at}: {n} is invalid"))?),
-                }
-            }
+            Some(value) => match value.integer()? {
+                -1 => None,
+                n => Some(
+                    u32::try_from(n)
+                        .with_context(|| format!("{}: {n} is invalid", value.path()))?,
+                ),
+            },
             None => None,
         };
         let maximum_record_age = match get("MaximumRecordAgeInSeconds")? {
-            Some(value) => {
-                let at = format!("{at}.MaximumRecordAgeInSeconds");
-                match integer(value, &at)? {
-                    -1 => None,
-                    n => Some(Duration::from_secs(
-                        u64::try_from(n).with_context(|| format!("{at}: {n} is invalid"))?,
-                    )),
-                }
-            }
+            Some(value) => match value.integer()? {
+                -1 => None,
+                n => Some(Duration::from_secs(
+                    u64::try_from(n)
+                        .with_context(|| format!("{}: {n} is invalid", value.path()))?,
+                )),
+            },
             None => None,
         };
         let report_batch_item_failures = match get("FunctionResponseTypes")? {
             Some(value) => {
-                let at = format!("{at}.FunctionResponseTypes");
                 let mut report = false;
-                for item in sequence(value, &at)? {
-                    match string(item, &at)? {
+                for item in value.items()? {
+                    match item.str()? {
                         "ReportBatchItemFailures" => report = true,
-                        other => bail!("{at}: unknown response type {other:?}"),
+                        other => bail!("{}: unknown response type {other:?}", value.path()),
                     }
                 }
                 report
@@ -191,7 +195,7 @@ impl EventSourceSettings {
             None => false,
         };
         let filters = match get("FilterCriteria")? {
-            Some(criteria) => filters_from(criteria, &format!("{at}.FilterCriteria"))?,
+            Some(criteria) => filters_from(&criteria)?,
             None => Vec::new(),
         };
         Ok(Self {
@@ -211,9 +215,12 @@ impl EventSourceSettings {
 /// `template_path` (`FilterCriteria.Filters[].Pattern`); empty if the event has no filter criteria.
 pub fn load_filters(template_path: impl AsRef<Path>) -> Result<Vec<FilterPattern>> {
     let path = template_path.as_ref();
-    let yaml = read(path)?;
-    filters_from_template_str(&yaml, REPLIER_FUNCTION_RESOURCE, COMMENT_STREAM_EVENT)
-        .with_context(|| format!("in {}", path.display()))
+    filters_from_template(
+        &Template::load(path)?,
+        REPLIER_FUNCTION_RESOURCE,
+        COMMENT_STREAM_EVENT,
+    )
+    .with_context(|| format!("in {}", path.display()))
 }
 
 /// The filter patterns of the event `event` of the function `function` in a template.
@@ -222,119 +229,34 @@ pub fn filters_from_template_str(
     function: &str,
     event: &str,
 ) -> Result<Vec<FilterPattern>> {
-    let template = parse(yaml)?;
-    let (properties, at) = event_properties(&template, function, event)?;
-    match mapping(properties, &at)?.get("FilterCriteria") {
-        Some(criteria) => filters_from(criteria, &format!("{at}.FilterCriteria")),
+    filters_from_template(&Template::parse(yaml)?, function, event)
+}
+
+fn filters_from_template(
+    template: &Template,
+    function: &str,
+    event: &str,
+) -> Result<Vec<FilterPattern>> {
+    match template
+        .stream_event(function, event)?
+        .optional("FilterCriteria")?
+    {
+        Some(criteria) => filters_from(&criteria),
         None => Ok(Vec::new()),
     }
 }
 
-fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-}
-
-fn parse(yaml: &str) -> Result<Value> {
-    serde_yaml_ng::from_str(yaml).context("parsing the template as YAML")
-}
-
-/// `Resources.<function>.Properties.Events.<event>.Properties`, checking the event is a DynamoDB one.
-fn event_properties<'a>(
-    template: &'a Value,
-    function: &str,
-    event: &str,
-) -> Result<(&'a Value, String)> {
-    let resources = field(template, "Resources", "the template")?;
-    let at = format!("Resources.{function}");
-    let resource = field(resources, function, "Resources")?;
-    let properties = field(resource, "Properties", &at)?;
-    let at = format!("{at}.Properties");
-    let events = field(properties, "Events", &at)?;
-    let at = format!("{at}.Events");
-    let event_value = field(events, event, &at)?;
-    let at = format!("{at}.{event}");
-    let ty = string(field(event_value, "Type", &at)?, &format!("{at}.Type"))?;
-    ensure!(ty == "DynamoDB", "{at} is a {ty} event, not a DynamoDB one");
-    let properties = field(event_value, "Properties", &at)?;
-    Ok((properties, format!("{at}.Properties")))
-}
-
-fn filters_from(criteria: &Value, at: &str) -> Result<Vec<FilterPattern>> {
-    let Some(filters) = mapping(criteria, at)?.get("Filters") else {
+/// `FilterCriteria.Filters[].Pattern`.
+fn filters_from(criteria: &Node<'_>) -> Result<Vec<FilterPattern>> {
+    let Some(filters) = criteria.optional("Filters")? else {
         return Ok(Vec::new());
     };
-    let at = format!("{at}.Filters");
-    sequence(filters, &at)?
+    filters
+        .items()?
         .iter()
-        .enumerate()
-        .map(|(i, filter)| {
-            let at = format!("{at}[{i}]");
-            let pattern = string(field(filter, "Pattern", &at)?, &format!("{at}.Pattern"))?;
-            FilterPattern::parse(pattern).with_context(|| format!("{at}.Pattern"))
+        .map(|filter| {
+            let pattern = filter.field("Pattern")?;
+            FilterPattern::parse(pattern.str()?).with_context(|| pattern.path().to_owned())
         })
         .collect()
-}
-
-fn mapping<'a>(value: &'a Value, at: &str) -> Result<&'a serde_yaml_ng::Mapping> {
-    match value {
-        Value::Mapping(mapping) => Ok(mapping),
-        other => bail!("{at}: expected a mapping, found {}", describe(other)),
-    }
-}
-
-fn field<'a>(value: &'a Value, key: &str, at: &str) -> Result<&'a Value> {
-    mapping(value, at)?
-        .get(key)
-        .with_context(|| format!("{at} has no {key}"))
-}
-
-fn sequence<'a>(value: &'a Value, at: &str) -> Result<&'a [Value]> {
-    match value {
-        Value::Sequence(items) => Ok(items),
-        other => bail!("{at}: expected a list, found {}", describe(other)),
-    }
-}
-
-fn string<'a>(value: &'a Value, at: &str) -> Result<&'a str> {
-    match value {
-        Value::String(text) => Ok(text),
-        other => bail!("{at}: expected a plain string, found {}", describe(other)),
-    }
-}
-
-fn integer(value: &Value, at: &str) -> Result<i64> {
-    match value {
-        Value::Number(number) => number
-            .as_i64()
-            .with_context(|| format!("{at}: expected an integer, found {number}")),
-        Value::String(text) => text
-            .trim()
-            .parse()
-            .with_context(|| format!("{at}: expected an integer, found {text:?}")),
-        other => bail!("{at}: expected an integer, found {}", describe(other)),
-    }
-}
-
-fn boolean(value: &Value, at: &str) -> Result<bool> {
-    match value {
-        Value::Bool(flag) => Ok(*flag),
-        Value::String(text) if text.eq_ignore_ascii_case("true") => Ok(true),
-        Value::String(text) if text.eq_ignore_ascii_case("false") => Ok(false),
-        other => bail!("{at}: expected true or false, found {}", describe(other)),
-    }
-}
-
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "nothing".to_owned(),
-        Value::Bool(flag) => format!("the boolean {flag}"),
-        Value::Number(number) => format!("the number {number}"),
-        Value::String(text) => format!("the string {text:?}"),
-        Value::Sequence(_) => "a list".to_owned(),
-        Value::Mapping(_) => "a mapping".to_owned(),
-        Value::Tagged(tagged) => format!(
-            "a {} intrinsic function (stream-runner needs a literal value here)",
-            tagged.tag
-        ),
-    }
 }

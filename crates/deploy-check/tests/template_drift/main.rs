@@ -1,0 +1,140 @@
+//! `template.yaml` against the code: one source of truth, checked both ways.
+//!
+//! The deployed stack can only be tried in a real AWS account, which CI does not have. So everything the
+//! template and the code must agree on is checked here, offline: a renamed attribute, a changed filter, an
+//! environment variable the code no longer reads, a secret key the code does not know, a DynamoDB call
+//! without its IAM grant, or a dashboard metric nobody emits would otherwise only show up after a deploy.
+//!
+//! [`drift`] returns every disagreement as a sentence; the real template must produce none, and each test
+//! in [`altered`] alters a copy of it on purpose to prove that one kind of drift is caught.
+//!
+//! The template is read by `sam-template`. Where the code has no constant to compare with, its Rust
+//! sources are read instead ([`code`]: the names passed to `required("...")`/`parse_or("...")` and the
+//! DynamoDB SDK calls such as `.update_item()`), skipping `tests.rs` files and inline
+//! `#[cfg(test)] mod ... {}` blocks.
+//!
+//! - [`tables`]: the two tables' keys, TTL and stream, and that they are kept.
+//! - [`stream`]: the replier's stream trigger, its filter, dead-letter queue and sweep schedule.
+//! - [`functions`]: each function's build, runtime, logs, environment and secret.
+//! - [`iam`]: each function's role grants what its code needs and nothing else.
+//! - [`metrics`]: alarms and the dashboard show metrics the code emits.
+//! - [`code`]: what is read from the Rust sources.
+//! - [`altered`]: altered copies of the template, each of which must be caught.
+#![allow(clippy::unwrap_used)]
+
+mod altered;
+mod code;
+mod functions;
+mod iam;
+mod metrics;
+mod stream;
+mod tables;
+
+use std::collections::BTreeSet;
+
+use sam_template::Template;
+
+use crate::code::{dynamodb_calls, env_reads, src};
+use crate::functions::functions;
+
+const ACCOUNT_STATE_TABLE_RESOURCE: &str = "AccountStateTable";
+/// The replier reads the new image of each record (and its filter matches on it); the table also keeps the
+/// old image so that a person or a future consumer can see what a change replaced.
+const STREAM_VIEW: &str = "NEW_AND_OLD_IMAGES";
+
+fn keys(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|name| (*name).to_owned()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The checks
+// ---------------------------------------------------------------------------------------------------------
+
+/// Every disagreement between `yaml` (a template) and the code, as sentences. Empty means they agree.
+fn drift(yaml: &str) -> Vec<String> {
+    let template = match Template::parse(yaml) {
+        Ok(template) => template,
+        Err(e) => return vec![format!("the template cannot be read: {e:#}")],
+    };
+    let mut problems = Problems::default();
+    let functions = functions();
+    tables::check_comments_table(&template, &mut problems);
+    tables::check_account_state_table(&template, &mut problems);
+    tables::check_tables_are_kept(&template, &mut problems);
+    stream::check_stream_mapping(&template, &mut problems);
+    functions::check_every_function_is_known(&template, &functions, &mut problems);
+    for code in &functions {
+        if template.resource(code.resource).is_none() {
+            problems.add(format!("{} is missing", code.resource));
+            continue;
+        }
+        match template.function(code.resource) {
+            Ok(function) => functions::check_function(&template, &function, code, &mut problems),
+            Err(e) => problems.add(format!("{e:#}")),
+        }
+    }
+    metrics::check_metrics(&template, &functions, &mut problems);
+    problems.0
+}
+
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, problem: impl Into<String>) {
+        self.0.push(problem.into());
+    }
+
+    fn expect_eq<T: PartialEq + std::fmt::Debug>(&mut self, what: &str, template: T, code: T) {
+        if template != code {
+            self.add(format!(
+                "{what}: the template has {template:?}, the code uses {code:?}"
+            ));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The real template
+// ---------------------------------------------------------------------------------------------------------
+
+fn real_template() -> String {
+    std::fs::read_to_string(sam_template::template_path()).unwrap()
+}
+
+#[test]
+fn the_template_agrees_with_the_code() {
+    let problems = drift(&real_template());
+    assert!(
+        problems.is_empty(),
+        "template.yaml and the code disagree:\n  - {}",
+        problems.join("\n  - ")
+    );
+}
+
+#[test]
+fn the_code_constants_this_test_relies_on_are_read_from_the_code() {
+    // If these scans found nothing, every check built on them would pass vacuously.
+    let replier = env_reads(&src("crates/replier"));
+    for name in ["TABLE_NAME", "ACCOUNT_STATE_TABLE_NAME", "REPLY_TEXT"] {
+        assert!(replier.required.contains(name), "{replier:?}");
+    }
+    let webhook = env_reads(&src("crates/webhook"));
+    assert!(webhook.required.contains("TABLE_NAME"), "{webhook:?}");
+    for name in &webhook.all {
+        assert!(
+            webhook::WebhookConfig::ENV_VARS.contains(&name.as_str()),
+            "the webhook reads {name}, missing from WebhookConfig::ENV_VARS"
+        );
+    }
+    let functions = functions();
+    let mut problems = Problems::default();
+    let replier_calls = dynamodb_calls(&functions[1], &mut problems);
+    assert!(
+        replier_calls.contains("dynamodb:UpdateItem"),
+        "{replier_calls:?}"
+    );
+    let webhook_calls = dynamodb_calls(&functions[0], &mut problems);
+    assert_eq!(webhook_calls, keys(&["dynamodb:PutItem"]));
+    assert!(problems.0.is_empty(), "{:?}", problems.0);
+}
