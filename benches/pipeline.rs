@@ -52,7 +52,7 @@ fn no_rate_limits(c: &mut ReplierConfig) {
 
 async fn run() -> anyhow::Result<()> {
     let t = spawn_stack(|settings| {
-        settings.tune_replier = Some(no_rate_limits);
+        no_rate_limits(&mut settings.replier);
         settings.sim = Some(SimConfig {
             hour_limit: 1_000_000,
             live_limit: 1_000_000,

@@ -28,7 +28,7 @@ fn short_backoff(c: &mut ReplierConfig) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_server_errors_then_success_end_replied() {
-    let t = spawn_stack(|settings| settings.tune_replier = Some(short_backoff))
+    let t = spawn_stack(|settings| short_backoff(&mut settings.replier))
         .await
         .unwrap();
     let batch = comments(ACCOUNT_1, 201, 3);
@@ -91,7 +91,7 @@ fn tight_budget(c: &mut ReplierConfig) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_accounts_comments_wait_for_the_next_window_without_meta_ever_refusing() {
     let t = spawn_stack(|settings| {
-        settings.tune_replier = Some(tight_budget);
+        tight_budget(&mut settings.replier);
         // Meta's limit, as strict as ours: a sliding 3 s window of 3 calls.
         settings.sim = Some(SimConfig {
             hour_limit: LIMIT,
@@ -242,7 +242,7 @@ fn quick_token_recheck(c: &mut ReplierConfig) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_token_stops_the_accounts_sends_until_the_token_is_fixed() {
     const TOKEN_B: &str = "IGAAtokenBfixedinsecrets";
-    let t = spawn_stack(|settings| settings.tune_replier = Some(quick_token_recheck))
+    let t = spawn_stack(|settings| quick_token_recheck(&mut settings.replier))
         .await
         .unwrap();
     // Meta now accepts only token B for account 1; account 2 keeps working with the stack's token A.

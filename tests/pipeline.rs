@@ -196,7 +196,7 @@ async fn replier_invocations_racing_over_the_same_records_send_one_reply_each() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_send_whose_answer_never_arrives_is_recorded_as_replied_without_a_second_reply() {
-    let t = spawn_stack(|settings| settings.tune_replier = Some(quick_claims))
+    let t = spawn_stack(|settings| quick_claims(&mut settings.replier))
         .await
         .unwrap();
     let batch = comments(ACCOUNT_1, 131, 2);
@@ -249,7 +249,7 @@ fn patient_requests(c: &mut ReplierConfig) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replier_killed_between_send_and_record_still_ends_with_one_reply() {
-    let t = spawn_stack(|settings| settings.tune_replier = Some(patient_requests))
+    let t = spawn_stack(|settings| patient_requests(&mut settings.replier))
         .await
         .unwrap();
     let batch = comments(ACCOUNT_2, 141, 1);

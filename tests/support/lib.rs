@@ -31,10 +31,13 @@ pub async fn spawn_stack(tune: impl FnOnce(&mut StackSettings)) -> anyhow::Resul
     let local = testkit::dynamodb_local().await;
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     let mut settings = StackSettings::new(DynamoDbChoice::Endpoint(local.endpoint.clone()));
-    settings.table_name = format!("e2e-comments-{}-{n}", std::process::id());
-    settings.account_state_table_name = format!("e2e-accounts-{}-{n}", std::process::id());
+    settings.set_table_names(
+        &format!("e2e-comments-{}-{n}", std::process::id()),
+        &format!("e2e-accounts-{}-{n}", std::process::id()),
+    );
     settings.sweep_interval = Duration::from_millis(500);
-    settings.retry_base = Duration::from_secs(1);
+    settings.replier.retry_base = Duration::from_secs(1);
+    settings.replier.retry_max = Duration::from_secs(64);
     settings.runner_shutdown_grace = Duration::from_millis(200);
     tune(&mut settings);
     let app_secret = settings.app_secret.clone();

@@ -279,25 +279,13 @@ pub struct SubscribeArgs {
     pub timeout: u64,
 }
 
-/// Every status, in lifecycle order.
-pub const STATUSES: [CommentStatus; 8] = [
-    CommentStatus::Pending,
-    CommentStatus::Sending,
-    CommentStatus::Replied,
-    CommentStatus::Retry,
-    CommentStatus::TokenInvalid,
-    CommentStatus::Failed,
-    CommentStatus::Expired,
-    CommentStatus::Skipped,
-];
-
 fn parse_status(text: &str) -> Result<CommentStatus, String> {
     let wanted = text.trim().replace('-', "_");
-    STATUSES
+    CommentStatus::ALL
         .into_iter()
         .find(|s| s.as_str().eq_ignore_ascii_case(&wanted))
         .ok_or_else(|| {
-            let names: Vec<_> = STATUSES.iter().map(|s| s.as_str()).collect();
+            let names: Vec<_> = CommentStatus::ALL.iter().map(|s| s.as_str()).collect();
             format!("{text:?} is not a status; use one of {}", names.join(", "))
         })
 }

@@ -11,10 +11,12 @@ use aws_sdk_dynamodb::config::{
 };
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use reply_core::store::dynamo::DynamoCommentStore;
+use reply_core::store::{CommentTable as _, StoreError};
 use std::collections::HashMap;
 use std::time::Duration;
 
-pub type Item = HashMap<String, AttributeValue>;
+pub use reply_core::store::Item;
 
 /// The region DynamoDB Local is given when none is configured (it ignores it with `-sharedDb`).
 const LOCAL_REGION: &str = "us-east-1";
@@ -115,6 +117,26 @@ impl Table {
             Some(e) => format!("table {} at {e}", self.name),
             None => format!("table {}", self.name),
         }
+    }
+
+    /// The comments table's lifecycle adapter (the one the replier and its sweep use).
+    pub fn comments(&self) -> DynamoCommentStore {
+        DynamoCommentStore::new(self.client.clone(), &self.name)
+    }
+
+    /// A failed request of the lifecycle adapter, with what to check.
+    pub fn store_failure(&self, doing: &str, error: StoreError) -> Failure {
+        let text = error_chain(&error);
+        let message = format!("could not {doing} ({})", self.location());
+        let hint = hint_for(
+            error.aws_code(),
+            &text,
+            &self.name,
+            self.endpoint.as_deref(),
+        );
+        Failure::new(message)
+            .source(anyhow::anyhow!("{text}"))
+            .maybe_hint(hint)
     }
 
     /// A failed request, with what to check.
@@ -258,16 +280,10 @@ impl Table {
 
     /// The item, read with strong consistency.
     pub async fn get(&self, comment_id: &str) -> Result<Option<Item>, Failure> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.name)
-            .key("comment_id", AttributeValue::S(comment_id.to_owned()))
-            .consistent_read(true)
-            .send()
+        self.comments()
+            .get(comment_id)
             .await
-            .map_err(|e| self.failure("read the comment", e))?;
-        Ok(out.item)
+            .map_err(|e| self.store_failure("read the comment", e))
     }
 
     pub fn not_found(&self, comment_id: &str) -> Failure {

@@ -5,44 +5,11 @@
 use crate::dynamo::Item;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
+use reply_core::lifecycle::attr;
 use serde_json::{Map, Value, json};
 
-/// The order `show` prints attributes in; any others follow alphabetically.
-pub const DISPLAY_ORDER: &[&str] = &[
-    "comment_id",
-    "status",
-    "status_reason",
-    "account_id",
-    "commenter_id",
-    "commenter_username",
-    "source",
-    "media_product_type",
-    "media_id",
-    "ad_id",
-    "parent_id",
-    "text",
-    "comment_time",
-    "reply_deadline",
-    "received_at",
-    "updated_at",
-    "attempts",
-    "last_attempt_at",
-    "next_attempt_at",
-    "claim_id",
-    "claimed_until",
-    "message_id",
-    "recipient_id",
-    "replied_at",
-    "confirmed",
-    "unconfirmed_send",
-    "http_status",
-    "error_code",
-    "error_subcode",
-    "error_message",
-    "fbtrace_id",
-    "token_fingerprint",
-    "expires_at",
-];
+/// The order `show` prints attributes in (the lifecycle's); any others follow alphabetically.
+pub const DISPLAY_ORDER: &[&str] = attr::LIFECYCLE_ORDER;
 
 /// Attributes whose values might be credentials (a fingerprint is a hash, safe to show).
 pub fn is_secret(name: &str) -> bool {
@@ -127,11 +94,11 @@ pub fn time(item: &Item, name: &str) -> Option<DateTime<Utc>> {
 
 /// What `list` shows as the reason: `status_reason`, and Meta's code/subcode when the replier recorded one.
 pub fn reason(item: &Item) -> String {
-    let code = string(item, "error_code").map(|c| match string(item, "error_subcode") {
+    let code = string(item, attr::ERROR_CODE).map(|c| match string(item, attr::ERROR_SUBCODE) {
         Some(sub) => format!("{c}/{sub}"),
         None => c.to_owned(),
     });
-    match (string(item, "status_reason"), code) {
+    match (string(item, attr::STATUS_REASON), code) {
         (Some(r), Some(c)) => format!("{r} ({c})"),
         (Some(r), None) => r.to_owned(),
         (None, Some(c)) => format!("error {c}"),

@@ -1,6 +1,6 @@
 //! A stored comment: one DynamoDB item per Instagram comment, written once by the webhook and then moved
-//! through its reply lifecycle by the replier. Attribute names are plain words because people read these items
-//! in the DynamoDB console.
+//! through its reply lifecycle ([`crate::lifecycle`]) by the replier. Attribute names are plain words because
+//! people read these items in the DynamoDB console.
 
 use crate::ids::{AccountId, CommentId, MediaId, UserId};
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
@@ -9,56 +9,9 @@ use serde::{Deserialize, Serialize};
 /// Instagram allows the private reply within 7 days of the comment (seed page, "Limitations").
 pub const REPLY_WINDOW: Duration = Duration::days(7);
 
-/// Attribute names the code relies on; the template drift test checks the table against these.
-pub mod attr {
-    pub const COMMENT_ID: &str = "comment_id";
-    pub const STATUS: &str = "status";
-    pub const EXPIRES_AT: &str = "expires_at";
-    pub const NEXT_ATTEMPT_AT: &str = "next_attempt_at";
-}
-
-/// Where a comment stands. Stored as upper-case words so the console reads naturally.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum CommentStatus {
-    /// Stored, waiting for its private reply.
-    Pending,
-    /// Claimed by a replier invocation that is sending the reply now.
-    Sending,
-    /// The private reply was sent.
-    Replied,
-    /// Waiting for a retry after a transient error or a rate limit (`next_attempt_at` says when).
-    Retry,
-    /// The account's token is invalid; the comment waits for a fixed token while its window is open.
-    TokenInvalid,
-    /// Instagram refused the reply for good (the item keeps the error code).
-    Failed,
-    /// The reply window closed before a reply could be sent.
-    Expired,
-    /// Never to be replied to (for example the account's own comment).
-    Skipped,
-}
-
-impl CommentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "PENDING",
-            Self::Sending => "SENDING",
-            Self::Replied => "REPLIED",
-            Self::Retry => "RETRY",
-            Self::TokenInvalid => "TOKEN_INVALID",
-            Self::Failed => "FAILED",
-            Self::Expired => "EXPIRED",
-            Self::Skipped => "SKIPPED",
-        }
-    }
-}
-
-impl std::fmt::Display for CommentStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::lifecycle::CommentStatus;
+/// The item's attribute names (defined with the rest of the lifecycle).
+pub use crate::lifecycle::attr;
 
 /// Which webhook field the comment came from; Live comments have their own reply rules and rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -134,18 +87,6 @@ pub mod iso8601 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_serialize_as_the_words_the_console_shows() {
-        for s in [
-            CommentStatus::Pending,
-            CommentStatus::TokenInvalid,
-            CommentStatus::Skipped,
-        ] {
-            let json = serde_json::to_string(&s).unwrap_or_default();
-            assert_eq!(json, format!("\"{}\"", s.as_str()));
-        }
-    }
 
     #[test]
     fn times_are_written_in_utc_with_seconds() {

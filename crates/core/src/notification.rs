@@ -50,7 +50,10 @@ impl IncomingComment {
     /// The item to store. `retention` is how long the item is kept after the reply window closes.
     pub fn into_record(self, received_at: DateTime<Utc>, retention: Duration) -> CommentRecord {
         let (status, status_reason) = if self.is_own_comment() {
-            (CommentStatus::Skipped, Some("own_comment".to_owned()))
+            (
+                CommentStatus::Skipped,
+                Some(crate::lifecycle::StatusReason::OwnComment.to_string()),
+            )
         } else {
             (CommentStatus::Pending, None)
         };

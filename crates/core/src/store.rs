@@ -1,13 +1,23 @@
-//! Storing comments. The webhook only needs "insert unless present"; the trait keeps handlers testable and the
-//! DynamoDB details in one adapter ([`dynamo`]).
+//! The comments table, as ports: [`CommentStore`] is what the webhook needs ("insert unless present"), and
+//! [`CommentTable`] adds the lifecycle's moves that the replier, its sweep and `replyctl retry` make (claim,
+//! transition, the due page of the `retry_due` index, an operator's requeue). The traits keep handlers
+//! testable; the DynamoDB details live in one adapter ([`dynamo`], expressions in [`expression`]).
 
 pub mod dynamo;
+mod expression;
 
 use crate::comment::CommentRecord;
 use crate::ids::CommentId;
+use crate::lifecycle::{Claim, CommentStatus, DueComment, Precondition, Transition, Written};
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// A raw DynamoDB item (for readers that show every attribute, such as `replyctl`).
+pub type Item = HashMap<String, AttributeValue>;
 
 /// What happened to one insert.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,14 +32,117 @@ pub enum Inserted {
 pub enum StoreError {
     #[error("could not encode the item")]
     Encode(#[from] serde_dynamo::Error),
-    #[error("the store request failed")]
-    Backend(#[source] anyhow::Error),
+    #[error("{doing} failed")]
+    Backend {
+        /// What the request was for ("claiming a comment").
+        doing: &'static str,
+        /// The AWS error code when DynamoDB answered (`ResourceNotFoundException`, `ThrottlingException`...).
+        code: Option<String>,
+        #[source]
+        source: anyhow::Error,
+    },
+}
+
+impl StoreError {
+    /// A failed SDK request.
+    pub fn backend<E>(doing: &'static str, error: E) -> Self
+    where
+        E: aws_sdk_dynamodb::error::ProvideErrorMetadata
+            + std::error::Error
+            + Send
+            + Sync
+            + 'static,
+    {
+        Self::Backend {
+            doing,
+            code: error.code().map(str::to_owned),
+            source: anyhow::Error::new(error),
+        }
+    }
+
+    /// A failure that is not an SDK error.
+    pub fn other(doing: &'static str, source: anyhow::Error) -> Self {
+        Self::Backend {
+            doing,
+            code: None,
+            source,
+        }
+    }
+
+    /// The AWS error code, when DynamoDB answered with one.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            Self::Backend { code, .. } => code.as_deref(),
+            Self::Encode(_) => None,
+        }
+    }
 }
 
 #[async_trait]
 pub trait CommentStore: Send + Sync + std::fmt::Debug {
     /// Writes `record` unless an item with its comment ID exists; never overwrites.
     async fn insert_new(&self, record: &CommentRecord) -> Result<Inserted, StoreError>;
+}
+
+/// One page of the `retry_due` index, and where the next one starts.
+#[derive(Debug, Clone, Default)]
+pub struct DuePage {
+    pub due: Vec<DueComment>,
+    pub next: Option<Item>,
+}
+
+/// What an operator's requeue did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requeued {
+    /// The comment is `PENDING` again; `previous` is the item as it was.
+    Yes { previous: Item },
+    /// The item is not in a state an operator may re-drive (or does not exist).
+    Refused,
+}
+
+/// The comment lifecycle's writes. Every write is conditional on the state the decision was made from, so a
+/// writer that lost a race changes nothing and exactly one invocation holds a comment at a time.
+#[async_trait]
+pub trait CommentTable: CommentStore {
+    /// `PENDING -> SENDING` under a fresh claim that goes stale at `claimed_until`, counting the attempt.
+    /// `None` when the comment is not `PENDING` any more (claimed elsewhere or finished).
+    async fn claim(
+        &self,
+        comment_id: &str,
+        now: DateTime<Utc>,
+        claimed_until: DateTime<Utc>,
+    ) -> Result<Option<Claim>, StoreError>;
+
+    /// Applies `transition` if `precondition` holds.
+    async fn transition(
+        &self,
+        comment_id: &str,
+        precondition: Precondition<'_>,
+        transition: &Transition,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError>;
+
+    /// Up to `limit` comments of `status` whose `next_attempt_at` has come, oldest first, from the sparse
+    /// `retry_due` index (one page per call; pass the returned `next` to continue).
+    async fn due_page(
+        &self,
+        status: CommentStatus,
+        now: DateTime<Utc>,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<DuePage, StoreError>;
+
+    /// An operator's re-drive: back to `PENDING` with `transition` if [`Precondition::Redrivable`] holds.
+    async fn requeue(
+        &self,
+        comment_id: &str,
+        precondition: Precondition<'_>,
+        transition: &Transition,
+        now: DateTime<Utc>,
+    ) -> Result<Requeued, StoreError>;
+
+    /// The item, read with strong consistency.
+    async fn get(&self, comment_id: &str) -> Result<Option<Item>, StoreError>;
 }
 
 /// The outcome of storing one POST's comments.

@@ -1,6 +1,12 @@
 //! Structured JSON logs through `tracing`, one line per event, so CloudWatch Logs Insights can query fields.
 //! Log IDs and counts only: never a secret, a signature or comment or message text.
 
+/// The variables that set the log level (read by every function).
+pub const ENV_VARS: &[&str] = &[LOG_LEVEL_VAR, LAMBDA_LOG_LEVEL_VAR];
+const LOG_LEVEL_VAR: &str = "RUST_LOG";
+/// Set by Lambda from the function's logging configuration.
+const LAMBDA_LOG_LEVEL_VAR: &str = "AWS_LAMBDA_LOG_LEVEL";
+
 /// Installs the JSON subscriber. Level from `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`, else `info`.
 pub fn init() {
     init_with_default("info");
@@ -8,8 +14,8 @@ pub fn init() {
 
 /// As [`init`], with another level when neither variable is set (the local stack keeps its terminal quiet).
 pub fn init_with_default(default_level: &str) {
-    let filter = std::env::var("RUST_LOG")
-        .or_else(|_| std::env::var("AWS_LAMBDA_LOG_LEVEL").map(|l| l.to_lowercase()))
+    let filter = std::env::var(LOG_LEVEL_VAR)
+        .or_else(|_| std::env::var(LAMBDA_LOG_LEVEL_VAR).map(|l| l.to_lowercase()))
         .unwrap_or_else(|_| default_level.to_owned());
     let _ = tracing_subscriber::fmt()
         .json()

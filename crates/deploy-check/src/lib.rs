@@ -1,4 +1,4 @@
-//! Test-only crate: `tests/template_drift.rs` reads `template.yaml` and fails when what it deploys
+//! Test-only crate: `tests/template_drift/` reads `template.yaml` and fails when what it deploys
 //! disagrees with what the code uses (table keys and TTL, the stream view and the replier's filter,
 //! environment variable names, secrets and their keys, IAM actions, metric names, build settings).
 //!

@@ -29,10 +29,13 @@ pub fn print_banner(stack: &Stack, settings: &StackSettings) {
     );
     println!("  VERIFY_TOKEN     {}", settings.verify_token);
     println!("  ACCESS_TOKEN     {}", settings.access_token);
+    let posts = settings.replier.posts_budget;
     println!(
-        "  sweep every {}s, first retry after {}s",
+        "  sweep every {}s, first retry after {}s, {} replies per {}s per account",
         settings.sweep_interval.as_secs_f64(),
-        settings.retry_base.as_secs_f64()
+        settings.replier.retry_base.as_secs_f64(),
+        posts.limit,
+        posts.window.as_secs()
     );
 }
 

@@ -3,8 +3,9 @@
 //! DynamoDB Local plays DynamoDB, [`stream_runner`] plays Lambda's stream event source mapping (reading the
 //! filter and batching settings from `template.yaml`), [`graph_sim`] plays Meta's Graph API unless
 //! `GRAPH_API_URL` points elsewhere, a timer plays the EventBridge sweep schedule, and the webhook is served
-//! over HTTP through [`http_adapter`]. Everything else is the production code: `WebhookApp::handle`,
-//! `Replier::handle_stream` and `Replier::sweep`. The `local-stack` binary and the end-to-end tests both start
+//! over HTTP through [`http_adapter`]. Everything else is the production code: `WebhookApp::handle`, and
+//! `Replier::handle`, the replier's Lambda entry, which gets the stream's batches and the schedule's events as
+//! the JSON Lambda delivers. The `local-stack` binary and the end-to-end tests both start
 //! it through [`Stack::start`].
 
 pub mod demo;
@@ -15,7 +16,7 @@ pub use settings::{DynamoDbChoice, StackSettings};
 
 use anyhow::Context as _;
 use graph_sim::{RunningSim, SimConfig, Simulator};
-use replier::{Replier, ReplierConfig, ReplierParts, ReplierSecrets, ReplyTemplate, StaticTokens};
+use replier::{Replier, ReplierParts, ReplierSecrets, StaticTokens};
 use reply_core::clock::SystemClock;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::AppSecrets;
@@ -28,7 +29,7 @@ use testkit::table::{
     CreateOutcome, create_comments_table, table_spec_from_template, template_path,
 };
 use tokio::task::JoinHandle;
-use webhook::{WebhookApp, WebhookConfig};
+use webhook::WebhookApp;
 
 /// A running local stack. Dropping it stops everything it started; [`Stack::stop`] does so in order.
 #[derive(Debug)]
@@ -94,21 +95,8 @@ impl Stack {
             Some(&settings.access_token),
             settings.account_tokens.as_deref(),
         )?));
-        let mut replier_config = ReplierConfig::new(
-            &settings.table_name,
-            &settings.account_state_table_name,
-            ReplyTemplate::parse(&settings.reply_text)
-                .map_err(|e| anyhow::anyhow!("REPLY_TEXT: {e}"))?,
-        );
+        let mut replier_config = settings.replier.clone();
         replier_config.graph_api_url = graph_api_url;
-        replier_config.graph_api_version = settings.graph_api_version.clone();
-        replier_config.retry_base = settings.retry_base;
-        replier_config.retry_max = settings
-            .retry_base
-            .max(replier_config.retry_max.min(settings.retry_base * 64));
-        if let Some(tune) = settings.tune_replier {
-            tune(&mut replier_config);
-        }
         let replier = Arc::new(Replier::from_parts(
             replier_config,
             ReplierParts {
@@ -118,18 +106,18 @@ impl Stack {
             },
         )?);
 
-        let webhook_config = WebhookConfig::for_table(&settings.table_name);
+        let webhook_config = &settings.webhook;
         let webhook_secrets = WebhookSecrets {
             app_secrets: AppSecrets::from_comma_separated(&settings.app_secret)
                 .context("APP_SECRET must not be empty")?,
             verify_token: VerifyToken::new(&settings.verify_token),
         };
         let webhook = Arc::new(WebhookApp::new(
-            &webhook_config,
+            webhook_config,
             Arc::new(CachedSecrets::fixed(webhook_secrets)),
             Arc::new(DynamoCommentStore::new(
                 dynamodb.clone(),
-                &settings.table_name,
+                &webhook_config.table_name,
             )),
             Arc::new(SystemClock),
         ));
@@ -161,8 +149,9 @@ impl Stack {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     ticker.tick().await;
-                    match replier.sweep().await {
-                        Ok(summary) => tracing::debug!(?summary, "sweep"),
+                    // The event EventBridge's schedule sends, through the same entry point as in AWS.
+                    match replier.handle(scheduled_event()).await {
+                        Ok(summary) => tracing::debug!(%summary, "sweep"),
                         Err(error) => {
                             tracing::warn!(error = %error, "sweep failed; next run retries")
                         }
@@ -175,8 +164,8 @@ impl Stack {
             webhook_url,
             dynamodb_endpoint: endpoint,
             dynamodb,
-            table_name: settings.table_name.clone(),
-            account_state_table_name: settings.account_state_table_name.clone(),
+            table_name: settings.replier.table_name.clone(),
+            account_state_table_name: settings.replier.account_state_table_name.clone(),
             sim,
             tokens,
             replier,
@@ -207,9 +196,9 @@ impl Stack {
             .poll_interval(Duration::from_millis(100))
             .retry_backoff(Duration::from_millis(100), Duration::from_secs(2))
             .shutdown_grace(self.settings.runner_shutdown_grace)
-            .handler(move |event| {
+            .lambda_handler(move |event: serde_json::Value| {
                 let replier = replier.clone();
-                async move { Ok(replier.handle_stream(event).await) }
+                async move { replier.handle(event).await }
             })
             .start()
             .await?;
@@ -253,6 +242,21 @@ impl Drop for Stack {
     }
 }
 
+/// What EventBridge's schedule delivers to the replier (a classic scheduled rule's event).
+fn scheduled_event() -> serde_json::Value {
+    serde_json::json!({
+        "version": "0",
+        "id": "local-sweep",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": reply_core::comment::format_time(chrono::Utc::now()),
+        "region": testkit::TEST_REGION,
+        "resources": ["arn:aws:events:local:000000000000:rule/local-sweep"],
+        "detail": {}
+    })
+}
+
 fn unreachable_graph_url() -> String {
     // Only reachable if a simulator was neither requested nor configured, which `start` rules out.
     "http://127.0.0.1:9".to_owned()
@@ -265,8 +269,11 @@ async fn create_tables(
 ) -> anyhow::Result<()> {
     let yaml = std::fs::read_to_string(template_path()).context("reading template.yaml")?;
     for (resource, name) in [
-        ("CommentsTable", &settings.table_name),
-        ("AccountStateTable", &settings.account_state_table_name),
+        ("CommentsTable", &settings.replier.table_name),
+        (
+            "AccountStateTable",
+            &settings.replier.account_state_table_name,
+        ),
     ] {
         let spec = table_spec_from_template(&yaml, resource)?;
         match create_comments_table(client, name, &spec).await? {

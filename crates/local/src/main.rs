@@ -11,9 +11,6 @@ use tokio::signal::unix::{SignalKind, signal};
 async fn main() -> std::process::ExitCode {
     // Our own lines go to stdout; component logs (JSON) only from warnings up unless RUST_LOG says otherwise.
     reply_core::telemetry::init_with_default("warn");
-    if !matches!(std::env::var("EMF_METRICS").as_deref(), Ok("1" | "true")) {
-        reply_core::metrics::disable();
-    }
     match run().await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -24,12 +21,11 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let send_sample = !std::env::args().any(|a| a == "--no-sample")
-        && !matches!(
-            std::env::var("SEND_SAMPLE").as_deref(),
-            Ok("0" | "false" | "no")
-        );
     let settings = StackSettings::from_env()?;
+    let send_sample = settings.send_sample && !std::env::args().any(|a| a == "--no-sample");
+    if !settings.emf_metrics {
+        reply_core::metrics::disable();
+    }
     println!(
         "local-stack: starting DynamoDB Local, the webhook, the stream runner, the replier and the sweep"
     );

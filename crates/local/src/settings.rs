@@ -1,21 +1,31 @@
-//! The local stack's settings. The names are the README's (other tools rely on them); every default works on a
+//! The local stack's settings. The names are the README's (other tools rely on them). Each component's
+//! configuration starts from its own `Default`, takes the local stack's values (a shorter first retry, local
+//! secrets), then the environment on top, so every setting in the README's table works here as it does
+//! deployed (except `SECRET_ARN`: locally the secrets come from the environment). Every default works on a
 //! fresh machine, and the secrets' defaults are printed at start so a person can sign requests.
 
 use anyhow::Context as _;
 use replier::ReplierConfig;
+use reply_core::config::Env;
 use std::time::Duration;
+use webhook::WebhookConfig;
 
 pub const DEFAULT_APP_SECRET: &str = "local-app-secret";
 pub const DEFAULT_VERIFY_TOKEN: &str = "local-verify-token";
 pub const DEFAULT_ACCESS_TOKEN: &str = "local-access-token";
-pub const DEFAULT_REPLY_TEXT: &str = "Hi {username}! Here is your link: https://example.com/offer";
+pub const DEFAULT_REPLY_TEXT: &str = replier::config::DEFAULT_REPLY_TEXT;
+/// The first retry waits this long locally (deployed: a minute), so a person sees retries happen.
+pub const LOCAL_RETRY_BASE: Duration = Duration::from_secs(5);
+/// Retries back off to at most this many first-retry delays locally (deployed: six hours).
+const LOCAL_RETRY_MAX_STEPS: u32 = 64;
 
 /// Where DynamoDB comes from.
 #[derive(Debug, Clone)]
 pub enum DynamoDbChoice {
     /// Start DynamoDB Local on this port (stopped with the stack).
     StartOnPort(u16),
-    /// Use one that is already running (tests share one per process).
+    /// Use one that is already running (`AWS_ENDPOINT_URL_DYNAMODB`; tests share one per process). Its tables
+    /// are created if missing, and it is never stopped by the stack.
     Endpoint(String),
 }
 
@@ -23,12 +33,8 @@ pub enum DynamoDbChoice {
 pub struct StackSettings {
     /// `WEBHOOK_PORT` (3000; 0 picks a free port).
     pub webhook_port: u16,
-    /// `DYNAMODB_PORT` (8000) unless an endpoint is given.
+    /// `AWS_ENDPOINT_URL_DYNAMODB` when set, else DynamoDB Local started on `DYNAMODB_PORT` (8000).
     pub dynamodb: DynamoDbChoice,
-    /// `TABLE_NAME` (`comments`).
-    pub table_name: String,
-    /// `ACCOUNT_STATE_TABLE_NAME` (`account-state`).
-    pub account_state_table_name: String,
     /// `APP_SECRET`, `VERIFY_TOKEN`, `ACCESS_TOKEN`: local defaults, printed at start.
     pub app_secret: String,
     pub verify_token: String,
@@ -40,29 +46,31 @@ pub struct StackSettings {
     /// `SIM_PORT` (0: any free port) for the simulator.
     pub sim_port: u16,
     pub sim: Option<graph_sim::SimConfig>,
-    /// `GRAPH_API_VERSION` (v25.0).
-    pub graph_api_version: String,
-    /// `REPLY_TEXT`.
-    pub reply_text: String,
-    /// `SWEEP_INTERVAL_SECS` (5): how often the retry sweep runs.
+    /// `SWEEP_INTERVAL_SECS` (5): how often the retry sweep runs (deployed: every minute).
     pub sweep_interval: Duration,
-    /// `RETRY_BASE_SECS` (5 locally): the first backoff delay.
-    pub retry_base: Duration,
     /// The stream's batching window (shorter than the deployed 1 s so local replies are quick).
     pub batching_window: Duration,
     pub runner_shutdown_grace: Duration,
-    /// Adjusts the replier's configuration (tests use short windows and timeouts).
-    pub tune_replier: Option<fn(&mut ReplierConfig)>,
+    /// `SEND_SAMPLE` (1): post one signed sample comment at start (`0`, `false` or `no` skip it).
+    pub send_sample: bool,
+    /// `EMF_METRICS` (0): `1` or `true` prints the CloudWatch metric lines too.
+    pub emf_metrics: bool,
+    /// The replier's configuration, environment applied (its Graph API URL is the simulator's unless
+    /// `GRAPH_API_URL` is set).
+    pub replier: ReplierConfig,
+    /// The webhook's configuration, environment applied.
+    pub webhook: WebhookConfig,
 }
 
 impl StackSettings {
     /// Defaults for a given DynamoDB; every port free-picked.
     pub fn new(dynamodb: DynamoDbChoice) -> Self {
+        let mut replier = ReplierConfig::default();
+        replier.retry_base = LOCAL_RETRY_BASE;
+        replier.retry_max = local_retry_max(LOCAL_RETRY_BASE, replier.retry_max);
         Self {
             webhook_port: 0,
             dynamodb,
-            table_name: "comments".to_owned(),
-            account_state_table_name: "account-state".to_owned(),
             app_secret: DEFAULT_APP_SECRET.to_owned(),
             verify_token: DEFAULT_VERIFY_TOKEN.to_owned(),
             access_token: DEFAULT_ACCESS_TOKEN.to_owned(),
@@ -70,57 +78,79 @@ impl StackSettings {
             graph_api_url: None,
             sim_port: 0,
             sim: None,
-            graph_api_version: replier::config::DEFAULT_GRAPH_API_VERSION.to_owned(),
-            reply_text: DEFAULT_REPLY_TEXT.to_owned(),
             sweep_interval: Duration::from_secs(5),
-            retry_base: Duration::from_secs(5),
             batching_window: Duration::from_millis(50),
             runner_shutdown_grace: Duration::from_secs(10),
-            tune_replier: None,
+            send_sample: true,
+            emf_metrics: false,
+            replier,
+            webhook: WebhookConfig::default(),
         }
+    }
+
+    /// Both functions' table names (the webhook and the replier share the comments table).
+    pub fn set_table_names(&mut self, comments: &str, account_state: &str) {
+        self.webhook.table_name = comments.to_owned();
+        self.replier.table_name = comments.to_owned();
+        self.replier.account_state_table_name = account_state.to_owned();
     }
 
     /// The README's environment variables.
     pub fn from_env() -> anyhow::Result<Self> {
-        let port = |name: &str, default: u16| -> anyhow::Result<u16> {
-            match env(name) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse()
-                    .with_context(|| format!("{name}={v:?} is not a port number")),
-            }
+        Self::from_lookup(&Env::process())
+    }
+
+    /// [`StackSettings::from_env`] over any [`Env`].
+    pub fn from_lookup(env: &Env) -> anyhow::Result<Self> {
+        let dynamodb = match env.optional("AWS_ENDPOINT_URL_DYNAMODB") {
+            Some(endpoint) => DynamoDbChoice::Endpoint(endpoint.trim().to_owned()),
+            None => DynamoDbChoice::StartOnPort(port(env, "DYNAMODB_PORT", 8000)?),
         };
-        let secs = |name: &str, default: u64| -> anyhow::Result<Duration> {
-            match env(name) {
-                None => Ok(Duration::from_secs(default)),
-                Some(v) => Ok(Duration::from_secs(v.parse().with_context(|| {
-                    format!("{name}={v:?} is not a number of seconds")
-                })?)),
+        let mut s = Self::new(dynamodb);
+        s.webhook_port = port(env, "WEBHOOK_PORT", 3000)?;
+        s.sim_port = port(env, "SIM_PORT", 0)?;
+        for (target, name) in [
+            (&mut s.app_secret, "APP_SECRET"),
+            (&mut s.verify_token, "VERIFY_TOKEN"),
+            (&mut s.access_token, "ACCESS_TOKEN"),
+        ] {
+            if let Some(value) = env.optional(name) {
+                *target = value;
             }
-        };
-        let mut s = Self::new(DynamoDbChoice::StartOnPort(port("DYNAMODB_PORT", 8000)?));
-        s.webhook_port = port("WEBHOOK_PORT", 3000)?;
-        s.sim_port = port("SIM_PORT", 0)?;
-        let set = |target: &mut String, name: &str| {
-            if let Some(v) = env(name) {
-                *target = v;
-            }
-        };
-        set(&mut s.table_name, "TABLE_NAME");
-        set(&mut s.account_state_table_name, "ACCOUNT_STATE_TABLE_NAME");
-        set(&mut s.app_secret, "APP_SECRET");
-        set(&mut s.verify_token, "VERIFY_TOKEN");
-        set(&mut s.access_token, "ACCESS_TOKEN");
-        set(&mut s.graph_api_version, "GRAPH_API_VERSION");
-        set(&mut s.reply_text, "REPLY_TEXT");
-        s.account_tokens = env("ACCOUNT_TOKENS");
-        s.graph_api_url = env("GRAPH_API_URL");
-        s.sweep_interval = secs("SWEEP_INTERVAL_SECS", 5)?.max(Duration::from_millis(100));
-        s.retry_base = secs("RETRY_BASE_SECS", 5)?;
+        }
+        s.account_tokens = env.optional("ACCOUNT_TOKENS");
+        s.graph_api_url = env.optional("GRAPH_API_URL");
+        s.replier = s.replier.overlay(env)?;
+        if env.optional("RETRY_MAX_SECS").is_none() {
+            let deployed_max = ReplierConfig::default().retry_max;
+            s.replier.retry_max = local_retry_max(s.replier.retry_base, deployed_max);
+        }
+        s.webhook = s.webhook.overlay(env)?;
+        env.set_secs(&mut s.sweep_interval, "SWEEP_INTERVAL_SECS")?;
+        s.sweep_interval = s.sweep_interval.max(Duration::from_millis(100));
+        s.send_sample = !matches!(
+            env.optional("SEND_SAMPLE").as_deref(),
+            Some("0" | "false" | "no")
+        );
+        s.emf_metrics = matches!(env.optional("EMF_METRICS").as_deref(), Some("1" | "true"));
         Ok(s)
     }
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// The longest backoff locally: [`LOCAL_RETRY_MAX_STEPS`] first retries, within the deployed maximum.
+fn local_retry_max(base: Duration, deployed_max: Duration) -> Duration {
+    base.max(deployed_max.min(base * LOCAL_RETRY_MAX_STEPS))
 }
+
+fn port(env: &Env, name: &'static str, default: u16) -> anyhow::Result<u16> {
+    match env.optional(name) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .with_context(|| format!("{name}={v:?} is not a port number")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,7 @@
 //! - `budget#<ig_id>#<posts|live>#<slot millis>#<slot index>`: `calls` made in one slot of a budget window.
 //!   Meta's limits slide (750 calls in *any* hour), so counting in fixed windows would let a burst straddling
 //!   a window boundary spend twice the limit within one window length. Instead each window `W` is split into
-//!   `k` epoch-aligned slots of `W/k` ([`crate::backoff::budget_slots`]); a call at `t` in slot `i` is granted
+//!   `k` epoch-aligned slots of `W/k` (the arithmetic is [`crate::budget`]); a call at `t` in slot `i` is granted
 //!   only if the calls of slots `i-k ..= i` (which cover every sliding window `[t-W, t]`) stay within the
 //!   limit: the `k` closed slots are read (they never change again, so their sum is cached per slot) and slot
 //!   `i` is taken with an atomic `ADD` conditional on `calls < limit - closed`, so no two invocations can
@@ -14,14 +14,17 @@
 //!   `bad_token_fingerprint` (the fingerprint of a token Meta rejected with `190`), so that other comments of
 //!   the account wait instead of spending calls that are bound to fail. Kept 30 days after its last change.
 
+use crate::budget;
 use crate::config::Budget;
-use crate::store::{backend, is_condition_failure, s};
+use crate::ports::AccountLedger;
 use crate::tokens::TokenFingerprint;
+use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use reply_core::comment::format_time;
 use reply_core::store::StoreError;
+use reply_core::store::dynamo::is_condition_failure;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -38,8 +41,6 @@ pub mod attr {
 
 /// How long an account record outlives its last change.
 const ACCOUNT_RECORD_TTL_SECS: i64 = 30 * 24 * 3600;
-/// How long a budget counter outlives the last window it counts in.
-const BUDGET_RECORD_TTL_SECS: i64 = 3600;
 /// Reads of unprocessed budget keys before giving up.
 const BATCH_GET_ATTEMPTS: u32 = 5;
 
@@ -125,66 +126,30 @@ impl AccountStateStore {
         HashMap::from([(attr::PK.to_owned(), AttributeValue::S(pk))])
     }
 
-    pub async fn get(&self, account_id: &str) -> Result<AccountState, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(Self::account_key(account_id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| backend(e, "reading the account state"))?;
-        let Some(item) = out.item() else {
-            return Ok(AccountState::default());
-        };
-        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
-        Ok(AccountState {
-            paused_until: text(attr::PAUSED_UNTIL)
-                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| t.with_timezone(&Utc)),
-            pause_code: item
-                .get(attr::PAUSE_CODE)
-                .and_then(|v| v.as_n().ok())
-                .and_then(|n| n.parse().ok()),
-            bad_token: text(attr::BAD_TOKEN_FINGERPRINT).map(TokenFingerprint::from_stored),
-        })
-    }
-
     /// Takes one call from the account's budget, unless that would make more than `limit` calls in the window
     /// of slots ending with the one `now` falls in.
-    pub async fn take_budget(
+    async fn take(
         &self,
         account_id: &str,
         bucket: Bucket,
         budget: Budget,
         now: DateTime<Utc>,
     ) -> Result<BudgetGrant, StoreError> {
-        let (slot_ms, index) = crate::backoff::budget_slot(now, budget.window);
+        let (slot_ms, index) = budget::budget_slot(now, budget.window);
         let key = Self::budget_key(account_id, bucket, slot_ms, index);
-        let k = crate::backoff::budget_slots(budget.window);
+        let k = budget::budget_slots(budget.window);
         let mut calls = self
             .closed_calls(account_id, bucket, (slot_ms, index, k), &key, now)
             .await?;
-        let closed: u64 = calls.iter().sum();
-        let room = i64::from(budget.limit) - i64::try_from(closed).unwrap_or(i64::MAX);
-        let exhausted = |calls: &[u64]| {
-            let after = crate::backoff::slots_until_grant(calls, budget.limit);
-            BudgetGrant::Exhausted {
-                next_window: crate::backoff::slot_start(index.saturating_add(after), slot_ms),
-            }
+        let room = budget::room(&calls, budget.limit);
+        let exhausted = |calls: &[u64]| BudgetGrant::Exhausted {
+            next_window: budget::next_grant(calls, budget.limit, index, slot_ms),
         };
         if room <= 0 {
             calls.push(0);
             return Ok(exhausted(&calls));
         }
-        let slot_end = crate::backoff::slot_start(index.saturating_add(1), slot_ms);
-        let window_secs = i64::try_from(budget.window.as_secs()).unwrap_or(i64::MAX);
-        let ttl = slot_end
-            .timestamp()
-            .saturating_add(1)
-            .saturating_add(window_secs)
-            .saturating_add(BUDGET_RECORD_TTL_SECS);
+        let ttl = budget::counter_expiry(index, slot_ms, budget.window);
         let result = self
             .client
             .update_item()
@@ -206,7 +171,10 @@ impl AccountStateStore {
                 calls.push(u64::try_from(room).unwrap_or(0));
                 Ok(exhausted(&calls))
             }
-            Err(e) => Err(backend(e, "taking from the account's call budget")),
+            Err(e) => Err(StoreError::backend(
+                "taking from the account's call budget",
+                e,
+            )),
         }
     }
 
@@ -245,14 +213,14 @@ impl AccountStateStore {
                 .expression_attribute_names("#pk", attr::PK)
                 .expression_attribute_names("#calls", attr::CALLS)
                 .build()
-                .map_err(|e| backend(e, "reading the account's call budget"))?;
+                .map_err(|e| StoreError::other("reading the account's call budget", e.into()))?;
             let out = self
                 .client
                 .batch_get_item()
                 .request_items(&self.table, request)
                 .send()
                 .await
-                .map_err(|e| backend(e, "reading the account's call budget"))?;
+                .map_err(|e| StoreError::backend("reading the account's call budget", e))?;
             for item in out
                 .responses()
                 .and_then(|r| r.get(&self.table))
@@ -277,16 +245,16 @@ impl AccountStateStore {
             }
         }
         if !pending.is_empty() {
-            return Err(StoreError::Backend(anyhow::anyhow!(
-                "reading the account's call budget: {} keys left unprocessed",
-                pending.len()
-            )));
+            return Err(StoreError::other(
+                "reading the account's call budget",
+                anyhow::anyhow!("{} keys left unprocessed", pending.len()),
+            ));
         }
         let calls: Vec<u64> = keys
             .iter()
             .map(|k| found.get(k).copied().unwrap_or(0))
             .collect();
-        let slot_end = crate::backoff::slot_start(index.saturating_add(1), slot_ms);
+        let slot_end = budget::slot_start(index.saturating_add(1), slot_ms);
         let mut cache = self.cache();
         cache.retain(|_, c| c.slot_end > now);
         cache.insert(
@@ -304,9 +272,47 @@ impl AccountStateStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
 
-    /// Pauses the account until `until`, unless it is already paused for longer.
-    pub async fn pause(
+#[async_trait]
+impl AccountLedger for AccountStateStore {
+    async fn get(&self, account_id: &str) -> Result<AccountState, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(Self::account_key(account_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("reading the account state", e))?;
+        let Some(item) = out.item() else {
+            return Ok(AccountState::default());
+        };
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        Ok(AccountState {
+            paused_until: text(attr::PAUSED_UNTIL)
+                .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            pause_code: item
+                .get(attr::PAUSE_CODE)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok()),
+            bad_token: text(attr::BAD_TOKEN_FINGERPRINT).map(TokenFingerprint::from_stored),
+        })
+    }
+
+    async fn take_budget(
+        &self,
+        account_id: &str,
+        bucket: Bucket,
+        budget: Budget,
+        now: DateTime<Utc>,
+    ) -> Result<BudgetGrant, StoreError> {
+        self.take(account_id, bucket, budget, now).await
+    }
+
+    async fn pause(
         &self,
         account_id: &str,
         until: DateTime<Utc>,
@@ -334,12 +340,11 @@ impl AccountStateStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(backend(e, "pausing the account")),
+            Err(e) => Err(StoreError::backend("pausing the account", e)),
         }
     }
 
-    /// Records that Meta rejected the token with this fingerprint for the account.
-    pub async fn mark_token_bad(
+    async fn mark_token_bad(
         &self,
         account_id: &str,
         fingerprint: &TokenFingerprint,
@@ -359,12 +364,11 @@ impl AccountStateStore {
             .expression_attribute_values(":ttl", n(now.timestamp() + ACCOUNT_RECORD_TTL_SECS))
             .send()
             .await
-            .map_err(|e| backend(e, "recording a rejected token"))?;
+            .map_err(|e| StoreError::backend("recording a rejected token", e))?;
         Ok(())
     }
 
-    /// Forgets a rejected token once a send with another token worked (only if it is still the one recorded).
-    pub async fn clear_bad_token(
+    async fn clear_bad_token(
         &self,
         account_id: &str,
         fingerprint: &TokenFingerprint,
@@ -387,13 +391,17 @@ impl AccountStateStore {
         match result {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => Ok(()),
-            Err(e) => Err(backend(e, "clearing a rejected token")),
+            Err(e) => Err(StoreError::backend("clearing a rejected token", e)),
         }
     }
 }
 
 fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
 }
 
 #[cfg(test)]

@@ -4,8 +4,8 @@
 //! comment's reply deadline. Pure functions over an explicit `now` and random fraction, so they are tested
 //! exactly.
 
-use crate::classify::PauseKind;
 use chrono::{DateTime, Duration as TimeDelta, DurationRound, Utc};
+use reply_core::meta::PauseKind;
 use std::time::Duration;
 
 /// The shortest delay before a retry.
@@ -85,46 +85,6 @@ pub fn pause_until(
         PauseKind::Blocked => BLOCKED_MIN_PAUSE,
     };
     ceil_to_second(now + delta(regain_after.unwrap_or_default().max(floor)))
-}
-
-/// How many slots a budget window of `window` is counted in: 12 for windows of a minute or more, 4 for
-/// shorter ones. More slots waste less of the budget (at least `k/(k+1)` of it is usable) but cost more reads.
-pub fn budget_slots(window: Duration) -> u32 {
-    if window >= Duration::from_secs(60) {
-        12
-    } else {
-        4
-    }
-}
-
-/// The slot `now` falls in, for a budget window of `window` split into [`budget_slots`] slots aligned to the
-/// epoch: `(slot length in milliseconds, slot index)`. The slot length is rounded up, so that `k` slots always
-/// cover a whole window.
-pub fn budget_slot(now: DateTime<Utc>, window: Duration) -> (i64, i64) {
-    let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
-    let k = i64::from(budget_slots(window));
-    let slot_ms = ((window_ms + k - 1) / k).max(1);
-    (slot_ms, now.timestamp_millis().div_euclid(slot_ms))
-}
-
-/// When slot `index` (of `slot_ms` milliseconds) starts.
-pub fn slot_start(index: i64, slot_ms: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(index.saturating_mul(slot_ms))
-        .unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// How many slots after the current one the first call can be granted, given the calls of the `k` slots
-/// before the current one and of the current one (`calls`, oldest first, `k + 1` values) and no further
-/// calls: the first `d ≥ 1` for which the slots still inside the window of slot `current + d` hold fewer than
-/// `limit` calls. At most `k + 1`, when the current slot alone is full.
-pub fn slots_until_grant(calls: &[u64], limit: u32) -> i64 {
-    let k = calls.len().saturating_sub(1);
-    (1..=k)
-        .find(|&d| calls[d..].iter().sum::<u64>() < u64::from(limit))
-        .map_or(
-            i64::try_from(k).unwrap_or(i64::MAX).saturating_add(1),
-            |d| i64::try_from(d).unwrap_or(i64::MAX),
-        )
 }
 
 /// Jitter after the start of the next window: up to a tenth of the window, at most [`WINDOW_JITTER_MAX`].
@@ -260,31 +220,6 @@ mod tests {
             ),
             t(7200)
         );
-    }
-
-    #[test]
-    fn budget_windows_are_split_into_epoch_aligned_slots() {
-        assert_eq!(budget_slots(Duration::from_secs(3600)), 12);
-        assert_eq!(budget_slots(Duration::from_secs(60)), 12);
-        assert_eq!(budget_slots(Duration::from_secs(3)), 4);
-        let now = DateTime::from_timestamp(7_205, 0).unwrap_or_default();
-        assert_eq!(budget_slot(now, Duration::from_secs(3600)), (300_000, 24));
-        assert_eq!(slot_start(25, 300_000).timestamp(), 7_500);
-        let now = now + TimeDelta::milliseconds(500);
-        assert_eq!(budget_slot(now, Duration::from_secs(1)), (250, 28_822));
-        assert_eq!(budget_slot(now, Duration::from_secs(3)), (750, 9_607));
-        // A window that does not split evenly gets slightly longer slots, never a shorter cover.
-        assert_eq!(budget_slot(now, Duration::from_secs(61)).0, 5_084);
-    }
-
-    #[test]
-    fn the_next_grant_waits_until_enough_old_calls_leave_the_window() {
-        // Limit 3, k = 4: three calls in the current slot keep it full until that slot leaves the window.
-        assert_eq!(slots_until_grant(&[0, 0, 0, 0, 3], 3), 5);
-        // Three calls two slots back: free three slots later, once that slot has left the window.
-        assert_eq!(slots_until_grant(&[0, 0, 3, 0, 0], 3), 3);
-        assert_eq!(slots_until_grant(&[1, 1, 1, 0, 0], 3), 1);
-        assert_eq!(slots_until_grant(&[0, 2, 1, 0, 0], 3), 2);
     }
 
     #[test]

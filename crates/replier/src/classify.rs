@@ -1,65 +1,15 @@
-//! What an answer from Meta means for the comment: the table of PLATFORM.md section 6, keyed off `code` and
-//! `error_subcode` (never the HTTP status, except when there is no Graph error to read). Pure, so the whole
-//! table is tested without a network.
+//! What an answer from Meta means for the comment: the error code table of PLATFORM.md section 6
+//! ([`reply_core::meta`]) applied to one send's result, with what we know of earlier attempts. Pure, so the
+//! whole table is tested without a network.
 
 use crate::graph::{GraphError, SendResult};
+use reply_core::lifecycle::StatusReason;
+pub use reply_core::meta::{ErrorClass, PauseKind};
 use std::time::Duration;
 
-/// Why an account's sends are paused for a while.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PauseKind {
-    /// `613`, `80002`: the account's call budget at Meta is used up.
-    Throttled,
-    /// `368`: the account is temporarily blocked from this action.
-    Blocked,
-}
-
-/// The meaning of one Graph API error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// Try again later; some also pause the whole account.
-    Transient { pause: Option<PauseKind> },
-    /// `190`: the token is invalid or expired.
-    TokenInvalid,
-    /// `10/2534022`, `10/2018278`: outside the reply window (for Live: the broadcast ended).
-    OutsideWindow,
-    /// `100/2534025`: the comment cannot get a private reply (already has one, too old or ineligible).
-    NotReplyable,
-    /// Refused for good; `reason` is what `status_reason` says.
-    Permanent { reason: String },
-}
-
+/// The class of one Graph API error (the code table is [`reply_core::meta`]'s).
 pub fn classify_error(error: &GraphError, http_status: u16) -> ErrorClass {
-    use ErrorClass::*;
-    let permanent = |reason: &str| Permanent {
-        reason: reason.to_owned(),
-    };
-    match (error.code, error.subcode) {
-        (1 | 2 | 4 | 17 | 32 | 341, _) => Transient { pause: None },
-        (613 | 80002, _) => Transient {
-            pause: Some(PauseKind::Throttled),
-        },
-        (368, _) => Transient {
-            pause: Some(PauseKind::Blocked),
-        },
-        (190, _) => TokenInvalid,
-        (10, Some(2_534_022 | 2_018_278)) => OutsideWindow,
-        (100, Some(2_534_025)) => NotReplyable,
-        (551, _) | (200, Some(1_545_041)) | (10, Some(2_018_108)) => {
-            permanent("person_unavailable")
-        }
-        (100, Some(2_534_014)) => permanent("recipient_not_found"),
-        (100, Some(2_534_015)) => permanent("recipient_cannot_receive"),
-        (200, Some(2_534_041)) => permanent("messaging_disabled"),
-        (10 | 100 | 200..=299, _) => Permanent {
-            reason: format!("meta_error_{}", error.code),
-        },
-        // Codes Meta does not document for this endpoint: trust its own flag, then the HTTP status.
-        _ if error.is_transient == Some(true) || http_status >= 500 => Transient { pause: None },
-        (code, _) => Permanent {
-            reason: format!("meta_error_{code}"),
-        },
-    }
+    reply_core::meta::classify_error(error.code, error.subcode, error.is_transient, http_status)
 }
 
 /// What to record for the comment after one send.
@@ -72,13 +22,13 @@ pub enum Disposition {
         confirmed: bool,
     },
     Failed {
-        reason: String,
+        reason: StatusReason,
     },
     /// Meta says the window is closed.
     Expired,
     TokenInvalid,
     Retry {
-        reason: String,
+        reason: StatusReason,
         pause: Option<PauseKind>,
         /// The request may have been delivered.
         ambiguous: bool,
@@ -98,13 +48,18 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
             message_id: message_id.clone(),
             confirmed: true,
         },
-        SendResult::NotSent { reason } => retry(reason, None, false, None),
-        SendResult::Ambiguous { reason } => retry(reason, None, true, None),
+        SendResult::NotSent { reason } => retry(reason.clone(), None, false, None),
+        SendResult::Ambiguous { reason } => retry(reason.clone(), None, true, None),
         SendResult::Refused {
             status,
             error: None,
             usage,
-        } => retry(&format!("http_{status}"), None, false, usage.regain_after()),
+        } => retry(
+            StatusReason::Http(*status),
+            None,
+            false,
+            usage.regain_after(),
+        ),
         SendResult::Refused {
             status,
             error: Some(error),
@@ -116,7 +71,7 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
                     .filter(|m| *m > 0)
                     .map(|m| Duration::from_secs(u64::from(m) * 60));
                 let regain = from_error.max(usage.regain_after());
-                retry(&format!("meta_error_{}", error.code), pause, false, regain)
+                retry(StatusReason::MetaError(error.code), pause, false, regain)
             }
             ErrorClass::TokenInvalid => Disposition::TokenInvalid,
             ErrorClass::OutsideWindow => Disposition::Expired,
@@ -126,7 +81,7 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
                 confirmed: false,
             },
             ErrorClass::NotReplyable => Disposition::Failed {
-                reason: "already_replied_or_ineligible".to_owned(),
+                reason: StatusReason::AlreadyRepliedOrIneligible,
             },
             ErrorClass::Permanent { reason } => Disposition::Failed { reason },
         },
@@ -134,13 +89,13 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
 }
 
 fn retry(
-    reason: &str,
+    reason: StatusReason,
     pause: Option<PauseKind>,
     ambiguous: bool,
     regain_after: Option<Duration>,
 ) -> Disposition {
     Disposition::Retry {
-        reason: reason.to_owned(),
+        reason,
         pause,
         ambiguous,
         regain_after,
@@ -168,14 +123,14 @@ mod tests {
         }
     }
 
-    fn retry_reason(d: &Disposition) -> Option<(&str, Option<PauseKind>, bool)> {
+    fn retry_reason(d: &Disposition) -> Option<(StatusReason, Option<PauseKind>, bool)> {
         match d {
             Disposition::Retry {
                 reason,
                 pause,
                 ambiguous,
                 ..
-            } => Some((reason.as_str(), *pause, *ambiguous)),
+            } => Some((reason.clone(), *pause, *ambiguous)),
             _ => None,
         }
     }
@@ -183,9 +138,7 @@ mod tests {
     #[test]
     fn every_code_of_platform_section_6_gets_its_documented_outcome() {
         use ErrorClass::*;
-        let permanent = |r: &str| Permanent {
-            reason: r.to_owned(),
-        };
+        let permanent = |r: &str| Permanent { reason: r.into() };
         let table: &[(u32, Option<u32>, ErrorClass)] = &[
             (1, None, Transient { pause: None }),
             (2, None, Transient { pause: None }),
@@ -303,23 +256,25 @@ mod tests {
         };
         assert_eq!(
             retry_reason(&classify(&no_body, false)),
-            Some(("http_503", None, false))
+            Some(("http_503".into(), None, false))
         );
-        let timeout = SendResult::Ambiguous { reason: "timeout" };
+        let timeout = SendResult::Ambiguous {
+            reason: StatusReason::Timeout,
+        };
         assert_eq!(
             retry_reason(&classify(&timeout, false)),
-            Some(("timeout", None, true))
+            Some(("timeout".into(), None, true))
         );
         let refused = SendResult::NotSent {
-            reason: "connection_error",
+            reason: StatusReason::ConnectionError,
         };
         assert_eq!(
             retry_reason(&classify(&refused, false)),
-            Some(("connection_error", None, false))
+            Some(("connection_error".into(), None, false))
         );
         assert_eq!(
             retry_reason(&classify(&refused_500_code_2(), false)),
-            Some(("meta_error_2", None, false))
+            Some(("meta_error_2".into(), None, false))
         );
     }
 

@@ -3,7 +3,7 @@
 //! (PLATFORM.md sections 5-6).
 
 use crate::text::ReplyTemplate;
-use reply_core::config::{ConfigError, optional, parse_or, required};
+use reply_core::config::{ConfigError, Env};
 use std::time::Duration;
 
 pub const DEFAULT_GRAPH_API_URL: &str = "https://graph.instagram.com";
@@ -57,60 +57,17 @@ pub struct ReplierConfig {
     pub secrets_ttl: Duration,
 }
 
-impl ReplierConfig {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let reply_text = ReplyTemplate::parse(&required(
-            "REPLY_TEXT",
-            "set the private reply text; {username} is replaced by the commenter's username",
-        )?)
-        .map_err(|e| ConfigError::Invalid {
-            name: "REPLY_TEXT",
-            reason: e.to_string(),
-        })?;
-        let mut config = Self::new(
-            required("TABLE_NAME", "set it to the comments table's name")?,
-            required(
-                "ACCOUNT_STATE_TABLE_NAME",
-                "set it to the account state table's name (AccountStateTable in template.yaml)",
-            )?,
-            reply_text,
-        );
-        config.graph_api_url = optional("GRAPH_API_URL").unwrap_or(config.graph_api_url);
-        config.graph_api_version =
-            optional("GRAPH_API_VERSION").unwrap_or(config.graph_api_version);
-        config.http_timeout = secs("HTTP_TIMEOUT_SECS", 10)?;
-        config.http_connect_timeout = secs("HTTP_CONNECT_TIMEOUT_SECS", 3)?;
-        config.expiry_margin = secs("EXPIRY_MARGIN_SECS", 600)?;
-        config.posts_budget = Budget {
-            limit: parse_or("POSTS_PER_HOUR", 750u32)?,
-            window: secs("POSTS_WINDOW_SECS", 3600)?,
-        };
-        config.live_budget = Budget {
-            limit: parse_or("LIVE_PER_SECOND", 100u32)?,
-            window: secs("LIVE_WINDOW_SECS", 1)?,
-        };
-        config.retry_base = secs("RETRY_BASE_SECS", 60)?;
-        config.retry_max = secs("RETRY_MAX_SECS", 21_600)?;
-        config.token_recheck = secs("TOKEN_RECHECK_SECS", 300)?;
-        let default_claim = (config.http_timeout * 3).max(Duration::from_secs(120));
-        config.claim_timeout = secs("CLAIM_TIMEOUT_SECS", default_claim.as_secs())?;
-        config.record_concurrency = parse_or("RECORD_CONCURRENCY", 8usize)?;
-        config.sweep_max_items = parse_or("SWEEP_MAX_ITEMS", 1000usize)?;
-        config.secrets_ttl = secs("SECRETS_TTL_SECS", 300)?;
-        config.validate()?;
-        Ok(config)
-    }
+/// The reply used when none is configured (the local stack; a deployed replier requires `REPLY_TEXT`).
+pub const DEFAULT_REPLY_TEXT: &str = "Hi {username}! Here is your link: https://example.com/offer";
 
-    /// The defaults, for tests and the local stack; change fields, then call [`ReplierConfig::validate`].
-    pub fn new(
-        table_name: impl Into<String>,
-        account_state_table_name: impl Into<String>,
-        reply_text: ReplyTemplate,
-    ) -> Self {
+impl Default for ReplierConfig {
+    /// Meta's documented limits and windows; the tables' local names.
+    fn default() -> Self {
         Self {
-            table_name: table_name.into(),
-            account_state_table_name: account_state_table_name.into(),
-            reply_text,
+            table_name: "comments".to_owned(),
+            account_state_table_name: "account-state".to_owned(),
+            reply_text: ReplyTemplate::parse(DEFAULT_REPLY_TEXT)
+                .unwrap_or_else(|_| unreachable!("the default reply text is a valid template")),
             graph_api_url: DEFAULT_GRAPH_API_URL.to_owned(),
             graph_api_version: DEFAULT_GRAPH_API_VERSION.to_owned(),
             http_timeout: Duration::from_secs(10),
@@ -131,6 +88,110 @@ impl ReplierConfig {
             record_concurrency: 8,
             sweep_max_items: 1000,
             secrets_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+impl ReplierConfig {
+    /// Every environment variable the replier reads: its settings, then the secrets' (`SECRET_ARN` names a
+    /// Secrets Manager secret holding `ACCESS_TOKEN` and `ACCOUNT_TOKENS`; without it they are read from the
+    /// environment). The template drift test checks the deployed function sets only these.
+    pub const ENV_VARS: &'static [&'static str] = &[
+        "TABLE_NAME",
+        "ACCOUNT_STATE_TABLE_NAME",
+        "REPLY_TEXT",
+        "GRAPH_API_URL",
+        "GRAPH_API_VERSION",
+        "HTTP_TIMEOUT_SECS",
+        "HTTP_CONNECT_TIMEOUT_SECS",
+        "EXPIRY_MARGIN_SECS",
+        "POSTS_PER_HOUR",
+        "POSTS_WINDOW_SECS",
+        "LIVE_PER_SECOND",
+        "LIVE_WINDOW_SECS",
+        "RETRY_BASE_SECS",
+        "RETRY_MAX_SECS",
+        "TOKEN_RECHECK_SECS",
+        "CLAIM_TIMEOUT_SECS",
+        "RECORD_CONCURRENCY",
+        "SWEEP_MAX_ITEMS",
+        "SECRETS_TTL_SECS",
+        "SECRET_ARN",
+        "ACCESS_TOKEN",
+        "ACCOUNT_TOKENS",
+    ];
+
+    /// The variables a deployed replier refuses to start without.
+    pub const REQUIRED_ENV_VARS: &'static [&'static str] =
+        &["TABLE_NAME", "ACCOUNT_STATE_TABLE_NAME", "REPLY_TEXT"];
+
+    /// The Lambda's configuration: the required variables must be set, the rest overlays the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&Env::process())
+    }
+
+    /// [`ReplierConfig::from_env`] over any [`Env`].
+    pub fn from_lookup(env: &Env) -> Result<Self, ConfigError> {
+        env.required(
+            "REPLY_TEXT",
+            "set the private reply text; {username} is replaced by the commenter's username",
+        )?;
+        env.required("TABLE_NAME", "set it to the comments table's name")?;
+        env.required(
+            "ACCOUNT_STATE_TABLE_NAME",
+            "set it to the account state table's name (AccountStateTable in template.yaml)",
+        )?;
+        Self::default().overlay(env)
+    }
+
+    /// `self` with every setting the environment sets, validated.
+    pub fn overlay(mut self, env: &Env) -> Result<Self, ConfigError> {
+        if let Some(text) = env.optional("REPLY_TEXT") {
+            self.reply_text = ReplyTemplate::parse(&text).map_err(|e| ConfigError::Invalid {
+                name: "REPLY_TEXT",
+                reason: e.to_string(),
+            })?;
+        }
+        env.set(&mut self.table_name, "TABLE_NAME")?;
+        env.set(
+            &mut self.account_state_table_name,
+            "ACCOUNT_STATE_TABLE_NAME",
+        )?;
+        env.set(&mut self.graph_api_url, "GRAPH_API_URL")?;
+        env.set(&mut self.graph_api_version, "GRAPH_API_VERSION")?;
+        env.set_secs(&mut self.http_timeout, "HTTP_TIMEOUT_SECS")?;
+        env.set_secs(&mut self.http_connect_timeout, "HTTP_CONNECT_TIMEOUT_SECS")?;
+        env.set_secs(&mut self.expiry_margin, "EXPIRY_MARGIN_SECS")?;
+        env.set(&mut self.posts_budget.limit, "POSTS_PER_HOUR")?;
+        env.set_secs(&mut self.posts_budget.window, "POSTS_WINDOW_SECS")?;
+        env.set(&mut self.live_budget.limit, "LIVE_PER_SECOND")?;
+        env.set_secs(&mut self.live_budget.window, "LIVE_WINDOW_SECS")?;
+        env.set_secs(&mut self.retry_base, "RETRY_BASE_SECS")?;
+        env.set_secs(&mut self.retry_max, "RETRY_MAX_SECS")?;
+        env.set_secs(&mut self.token_recheck, "TOKEN_RECHECK_SECS")?;
+        if env.parse::<u64>("CLAIM_TIMEOUT_SECS")?.is_none() {
+            // A claim must outlive a few requests, whatever the timeout.
+            self.claim_timeout = self.claim_timeout.max(self.http_timeout * 3);
+        }
+        env.set_secs(&mut self.claim_timeout, "CLAIM_TIMEOUT_SECS")?;
+        env.set(&mut self.record_concurrency, "RECORD_CONCURRENCY")?;
+        env.set(&mut self.sweep_max_items, "SWEEP_MAX_ITEMS")?;
+        env.set_secs(&mut self.secrets_ttl, "SECRETS_TTL_SECS")?;
+        self.validate()?;
+        Ok(self)
+    }
+
+    /// The defaults with these tables and reply; change fields, then call [`ReplierConfig::validate`].
+    pub fn new(
+        table_name: impl Into<String>,
+        account_state_table_name: impl Into<String>,
+        reply_text: ReplyTemplate,
+    ) -> Self {
+        Self {
+            table_name: table_name.into(),
+            account_state_table_name: account_state_table_name.into(),
+            reply_text,
+            ..Self::default()
         }
     }
 
@@ -192,10 +253,6 @@ impl ReplierConfig {
     }
 }
 
-fn secs(name: &'static str, default: u64) -> Result<Duration, ConfigError> {
-    parse_or(name, default).map(Duration::from_secs)
-}
-
 /// `https://host[:port][/prefix]` without a trailing slash, or `None` when it is not an http(s) URL.
 pub(crate) fn normalise_base_url(url: &str) -> Option<String> {
     let url = url.trim().trim_end_matches('/');
@@ -231,6 +288,122 @@ mod tests {
             "accounts",
             ReplyTemplate::parse("hi").unwrap_or_else(|e| panic!("{e}")),
         )
+    }
+
+    /// Every variable of the README's list, set to a valid value that differs from the default.
+    fn every_setting() -> Env {
+        Env::from_pairs([
+            ("TABLE_NAME", "t"),
+            ("ACCOUNT_STATE_TABLE_NAME", "a"),
+            ("REPLY_TEXT", "Hello {username}"),
+            ("GRAPH_API_URL", "http://127.0.0.1:9/"),
+            ("GRAPH_API_VERSION", "v26.0"),
+            ("HTTP_TIMEOUT_SECS", "4"),
+            ("HTTP_CONNECT_TIMEOUT_SECS", "2"),
+            ("EXPIRY_MARGIN_SECS", "60"),
+            ("POSTS_PER_HOUR", "20"),
+            ("POSTS_WINDOW_SECS", "20"),
+            ("LIVE_PER_SECOND", "5"),
+            ("LIVE_WINDOW_SECS", "2"),
+            ("RETRY_BASE_SECS", "2"),
+            ("RETRY_MAX_SECS", "30"),
+            ("TOKEN_RECHECK_SECS", "9"),
+            ("CLAIM_TIMEOUT_SECS", "15"),
+            ("RECORD_CONCURRENCY", "3"),
+            ("SWEEP_MAX_ITEMS", "50"),
+            ("SECRETS_TTL_SECS", "7"),
+        ])
+    }
+
+    #[test]
+    fn env_vars_lists_exactly_what_the_replier_reads() {
+        let env = every_setting();
+        ReplierConfig::from_lookup(&env).unwrap();
+        let mut listed: Vec<String> = ReplierConfig::ENV_VARS
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect();
+        // The secrets layer reads these (reply_core::secrets, ReplierSecrets::KEYS).
+        listed.retain(|n| {
+            n != "SECRET_ARN" && !crate::tokens::ReplierSecrets::KEYS.contains(&n.as_str())
+        });
+        listed.sort();
+        assert_eq!(env.asked(), listed);
+    }
+
+    #[test]
+    fn every_setting_overlays_its_default() {
+        let c = ReplierConfig::from_lookup(&every_setting()).unwrap();
+        let d = config();
+        assert_eq!(
+            (c.table_name.as_str(), c.account_state_table_name.as_str()),
+            ("t", "a")
+        );
+        assert_eq!(c.reply_text.render("x"), "Hello x");
+        assert_eq!(c.graph_api_url, "http://127.0.0.1:9");
+        assert_eq!(c.graph_api_version, "v26.0");
+        assert_eq!(
+            (c.http_timeout, c.http_connect_timeout, c.expiry_margin),
+            (
+                Duration::from_secs(4),
+                Duration::from_secs(2),
+                Duration::from_secs(60)
+            )
+        );
+        assert_eq!(
+            c.posts_budget,
+            Budget {
+                limit: 20,
+                window: Duration::from_secs(20)
+            }
+        );
+        assert_eq!(
+            c.live_budget,
+            Budget {
+                limit: 5,
+                window: Duration::from_secs(2)
+            }
+        );
+        assert_eq!(
+            (c.retry_base, c.retry_max),
+            (Duration::from_secs(2), Duration::from_secs(30))
+        );
+        assert_eq!(
+            (c.token_recheck, c.claim_timeout),
+            (Duration::from_secs(9), Duration::from_secs(15))
+        );
+        assert_eq!((c.record_concurrency, c.sweep_max_items), (3, 50));
+        assert_eq!(c.secrets_ttl, Duration::from_secs(7));
+        assert_ne!(c.posts_budget, d.posts_budget);
+    }
+
+    #[test]
+    fn a_deployed_replier_needs_its_tables_and_reply_text() {
+        for name in ReplierConfig::REQUIRED_ENV_VARS {
+            let pairs = [
+                ("TABLE_NAME", "t"),
+                ("ACCOUNT_STATE_TABLE_NAME", "a"),
+                ("REPLY_TEXT", "hi"),
+            ];
+            let env = Env::from_pairs(pairs.into_iter().filter(|(n, _)| n != name));
+            match ReplierConfig::from_lookup(&env) {
+                Err(ConfigError::Missing { name: missing, .. }) => assert_eq!(missing, *name),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        // The local stack overlays an empty environment on the defaults.
+        assert!(
+            ReplierConfig::default()
+                .overlay(&Env::from_pairs(Vec::<(String, String)>::new()))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_longer_http_timeout_lengthens_the_default_claim() {
+        let env = Env::from_pairs([("HTTP_TIMEOUT_SECS", "60")]);
+        let c = ReplierConfig::default().overlay(&env).unwrap();
+        assert_eq!(c.claim_timeout, Duration::from_secs(180));
     }
 
     #[test]

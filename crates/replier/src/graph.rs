@@ -4,8 +4,11 @@
 //! exactly Meta's example, and neither the token nor the text is ever logged.
 
 use crate::config::ReplierConfig;
+use crate::ports::ReplySender;
 use crate::tokens::SendTarget;
 use crate::usage::{APP_USAGE_HEADER, BUSINESS_USE_CASE_HEADER, Usage};
+use async_trait::async_trait;
+use reply_core::lifecycle::StatusReason;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -62,10 +65,10 @@ pub enum SendResult {
         usage: Usage,
     },
     /// The request never reached Meta (no connection could be made): certainly not sent.
-    NotSent { reason: &'static str },
+    NotSent { reason: StatusReason },
     /// The request went out but no answer came back (timeout, connection dropped, unreadable 2xx body):
     /// the reply may have been delivered.
-    Ambiguous { reason: &'static str },
+    Ambiguous { reason: StatusReason },
 }
 
 #[derive(Serialize)]
@@ -125,8 +128,11 @@ impl GraphClient {
         let base = target.host.as_deref().unwrap_or(&self.base_url);
         format!("{base}/{}/{}/messages", self.version, target.path_id)
     }
+}
 
-    pub async fn send(&self, target: &SendTarget, comment_id: &str, text: &str) -> SendResult {
+#[async_trait]
+impl ReplySender for GraphClient {
+    async fn send(&self, target: &SendTarget, comment_id: &str, text: &str) -> SendResult {
         let body = ReplyBody {
             recipient: Recipient { comment_id },
             message: Message { text },
@@ -166,7 +172,7 @@ impl GraphClient {
                 }
                 // Accepted, but we could not read what was accepted: a later attempt will confirm it.
                 Err(_) => SendResult::Ambiguous {
-                    reason: "response_body_lost",
+                    reason: StatusReason::ResponseBodyLost,
                 },
             };
         }
@@ -183,17 +189,19 @@ fn transport_failure(e: &reqwest::Error) -> SendResult {
     // A connect error (including a connect timeout) means nothing was sent; anything later may have been.
     if e.is_connect() {
         SendResult::NotSent {
-            reason: "connection_error",
+            reason: StatusReason::ConnectionError,
         }
     } else if e.is_timeout() {
-        SendResult::Ambiguous { reason: "timeout" }
+        SendResult::Ambiguous {
+            reason: StatusReason::Timeout,
+        }
     } else if e.is_builder() {
         SendResult::NotSent {
-            reason: "invalid_request",
+            reason: StatusReason::InvalidRequest,
         }
     } else {
         SendResult::Ambiguous {
-            reason: "connection_dropped",
+            reason: StatusReason::ConnectionDropped,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! dashboard and alarms read these names; `TokenErrors` is the one to page on.
 
 use crate::outcome::RecordOutcome;
+use reply_core::lifecycle::StatusReason;
 use reply_core::metrics::emit_counts;
 
 pub const FUNCTION: &str = "replier";
@@ -43,11 +44,11 @@ impl BatchCounts {
             }
             RecordOutcome::Failed { reason } => {
                 self.replies_failed += 1;
-                match reason.as_str() {
-                    "person_unavailable" => self.failed_person_unavailable += 1,
-                    "messaging_disabled" => self.failed_messaging_disabled += 1,
-                    "already_replied_or_ineligible" => self.failed_already_replied += 1,
-                    "reply_text_too_long" => self.failed_text_too_long += 1,
+                match reason {
+                    StatusReason::PersonUnavailable => self.failed_person_unavailable += 1,
+                    StatusReason::MessagingDisabled => self.failed_messaging_disabled += 1,
+                    StatusReason::AlreadyRepliedOrIneligible => self.failed_already_replied += 1,
+                    StatusReason::ReplyTextTooLong => self.failed_text_too_long += 1,
                     _ => self.failed_other += 1,
                 }
             }
@@ -58,7 +59,7 @@ impl BatchCounts {
                 ..
             } => {
                 self.replies_retried += 1;
-                if reason == "rate_limited" {
+                if *reason == StatusReason::RateLimited {
                     self.rate_limited += 1;
                 }
                 if *paused_account {
@@ -70,30 +71,46 @@ impl BatchCounts {
     }
 
     pub fn emit(&self) {
-        emit_counts(
-            FUNCTION,
-            &[],
-            &[
-                ("RepliesSent", self.replies_sent),
-                ("RepliesUnconfirmed", self.replies_unconfirmed),
-                ("RepliesFailed", self.replies_failed),
-                ("FailedPersonUnavailable", self.failed_person_unavailable),
-                ("FailedMessagingDisabled", self.failed_messaging_disabled),
-                ("FailedAlreadyReplied", self.failed_already_replied),
-                ("FailedTextTooLong", self.failed_text_too_long),
-                ("FailedOther", self.failed_other),
-                ("RepliesExpired", self.replies_expired),
-                ("RepliesRetried", self.replies_retried),
-                ("RateLimited", self.rate_limited),
-                ("AccountsPaused", self.accounts_paused),
-                ("DuplicatesSkipped", self.duplicates_skipped),
-                ("TokenErrors", self.token_errors),
-                ("ClaimsLost", self.claims_lost),
-                ("RecordsIgnored", self.records_ignored),
-                ("RecordErrors", self.record_errors),
-            ],
-        );
+        emit_counts(FUNCTION, &[], &self.metrics());
     }
+
+    /// The counts as the EMF metrics the dashboard and alarms read.
+    pub fn metrics(&self) -> [(&'static str, u64); 17] {
+        [
+            ("RepliesSent", self.replies_sent),
+            ("RepliesUnconfirmed", self.replies_unconfirmed),
+            ("RepliesFailed", self.replies_failed),
+            ("FailedPersonUnavailable", self.failed_person_unavailable),
+            ("FailedMessagingDisabled", self.failed_messaging_disabled),
+            ("FailedAlreadyReplied", self.failed_already_replied),
+            ("FailedTextTooLong", self.failed_text_too_long),
+            ("FailedOther", self.failed_other),
+            ("RepliesExpired", self.replies_expired),
+            ("RepliesRetried", self.replies_retried),
+            ("RateLimited", self.rate_limited),
+            ("AccountsPaused", self.accounts_paused),
+            ("DuplicatesSkipped", self.duplicates_skipped),
+            ("TokenErrors", self.token_errors),
+            ("ClaimsLost", self.claims_lost),
+            ("RecordsIgnored", self.records_ignored),
+            ("RecordErrors", self.record_errors),
+        ]
+    }
+}
+
+/// Every metric name the replier emits (stream batches and sweeps).
+pub fn metric_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = BatchCounts::default()
+        .metrics()
+        .iter()
+        .map(|(name, _)| *name)
+        .collect();
+    for (name, _) in crate::sweep::SweepSummary::default().metrics() {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 #[cfg(test)]

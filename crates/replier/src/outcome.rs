@@ -1,6 +1,7 @@
 //! What processing one stream record came to, and the one kind of error that makes Lambda deliver it again.
 
 use chrono::{DateTime, Utc};
+use reply_core::lifecycle::StatusReason;
 use reply_core::store::StoreError;
 
 /// Why a record was let through without any work.
@@ -30,13 +31,13 @@ pub enum RecordOutcome {
         confirmed: bool,
     },
     Failed {
-        reason: String,
+        reason: StatusReason,
     },
     Expired {
-        reason: &'static str,
+        reason: StatusReason,
     },
     Retry {
-        reason: String,
+        reason: StatusReason,
         next_attempt_at: DateTime<Utc>,
         /// This failure paused the whole account.
         paused_account: bool,

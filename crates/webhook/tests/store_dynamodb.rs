@@ -30,10 +30,14 @@ fn app_for(client: aws_sdk_dynamodb::Client, table: &str) -> WebhookApp {
     )
 }
 
+/// The webhook with its role's client (a call `WebhookRole` does not grant fails, as in AWS), the test's own
+/// client, and a fresh table.
 async fn app() -> (WebhookApp, aws_sdk_dynamodb::Client, String) {
     let local = testkit::dynamodb_local().await;
     let table = local.fresh_table().await.unwrap();
-    (app_for(local.client(), &table), local.client(), table)
+    let (role_client, _) =
+        testkit::iam::client_for_role(&local.sdk_config(), "WebhookRole").unwrap();
+    (app_for(role_client, &table), local.client(), table)
 }
 
 fn signed_post(body: &[u8]) -> Request {

@@ -7,33 +7,35 @@
 //! strongly consistent GetItem.
 
 use crate::age;
-use crate::cli::{ListArgs, STATUSES, ShowArgs, StatsArgs};
+use crate::cli::{ListArgs, ShowArgs, StatsArgs};
 use crate::dynamo::{self, Item, ScanSpec};
 use crate::failure::Failure;
 use crate::items;
 use crate::output::{self, Output, Table};
 use chrono::Utc;
+use reply_core::CommentStatus;
+use reply_core::lifecycle::attr;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 
 /// What `list` reads of each item.
 const LIST_ATTRIBUTES: &[&str] = &[
-    "comment_id",
-    "account_id",
-    "commenter_id",
-    "commenter_username",
-    "status",
-    "status_reason",
-    "error_code",
-    "error_subcode",
-    "message_id",
-    "received_at",
-    "comment_time",
-    "reply_deadline",
-    "source",
-    "media_product_type",
-    "next_attempt_at",
-    "attempts",
+    attr::COMMENT_ID,
+    attr::ACCOUNT_ID,
+    attr::COMMENTER_ID,
+    attr::COMMENTER_USERNAME,
+    attr::STATUS,
+    attr::STATUS_REASON,
+    attr::ERROR_CODE,
+    attr::ERROR_SUBCODE,
+    attr::MESSAGE_ID,
+    attr::RECEIVED_AT,
+    attr::COMMENT_TIME,
+    attr::REPLY_DEADLINE,
+    attr::SOURCE,
+    attr::MEDIA_PRODUCT_TYPE,
+    attr::NEXT_ATTEMPT_AT,
+    attr::ATTEMPTS,
 ];
 
 /// Reply IDs longer than this are shortened in the table (`show` prints them whole).
@@ -43,10 +45,10 @@ pub async fn list(args: ListArgs, out: &Output) -> Result<(), Failure> {
     let table = dynamo::connect(&args.table).await?;
     let mut equals = Vec::new();
     if let Some(status) = args.status {
-        equals.push(("status", status.as_str().to_owned()));
+        equals.push((attr::STATUS, status.as_str().to_owned()));
     }
     if let Some(account) = &args.account {
-        equals.push(("account_id", account.trim().to_owned()));
+        equals.push((attr::ACCOUNT_ID, account.trim().to_owned()));
     }
     let scanned = table
         .scan(&ScanSpec {
@@ -58,7 +60,9 @@ pub async fn list(args: ListArgs, out: &Output) -> Result<(), Failure> {
     let matched = scanned.items.len();
     let mut rows = scanned.items;
     // ISO 8601 UTC strings sort as time; items without received_at go last.
-    rows.sort_by(|a, b| items::string(b, "received_at").cmp(&items::string(a, "received_at")));
+    rows.sort_by(|a, b| {
+        items::string(b, attr::RECEIVED_AT).cmp(&items::string(a, attr::RECEIVED_AT))
+    });
     rows.truncate(usize::try_from(args.limit).unwrap_or(usize::MAX));
 
     if out.json() {
@@ -127,22 +131,22 @@ fn list_table(rows: &[Item]) -> Table {
         "REPLY ID",
     ]);
     for item in rows {
-        let received = items::time(item, "received_at")
+        let received = items::time(item, attr::RECEIVED_AT)
             .map(output::local_time)
             .unwrap_or_default();
-        let commented = items::time(item, "comment_time")
+        let commented = items::time(item, attr::COMMENT_TIME)
             .map(|t| age::relative(t, now))
             .unwrap_or_default();
         let commenter = match (
-            items::string(item, "commenter_username"),
-            items::string(item, "commenter_id"),
+            items::string(item, attr::COMMENTER_USERNAME),
+            items::string(item, attr::COMMENTER_ID),
         ) {
             (Some(u), _) => format!("@{u}"),
             (None, Some(id)) => id.to_owned(),
             (None, None) => String::new(),
         };
-        let status = items::string(item, "status").unwrap_or("?");
-        let reply = items::string(item, "message_id").unwrap_or_default();
+        let status = items::string(item, attr::STATUS).unwrap_or("?");
+        let reply = items::string(item, attr::MESSAGE_ID).unwrap_or_default();
         let reply = if reply.chars().count() > REPLY_ID_WIDTH {
             let head: String = reply.chars().take(REPLY_ID_WIDTH - 1).collect();
             format!("{head}…")
@@ -152,10 +156,10 @@ fn list_table(rows: &[Item]) -> Table {
         t.row(vec![
             received,
             commented,
-            items::string(item, "comment_id")
+            items::string(item, attr::COMMENT_ID)
                 .unwrap_or_default()
                 .to_owned(),
-            items::string(item, "account_id")
+            items::string(item, attr::ACCOUNT_ID)
                 .unwrap_or_default()
                 .to_owned(),
             commenter,
@@ -200,10 +204,10 @@ fn display_value(item: &Item, name: &str, now: chrono::DateTime<Utc>) -> String 
         Value::String(s) => s,
         other => other.to_string(),
     };
-    if name == "status" {
+    if name == attr::STATUS {
         return output::status(&raw);
     }
-    if name == "expires_at" {
+    if name == attr::EXPIRES_AT {
         return match raw
             .parse::<i64>()
             .ok()
@@ -221,7 +225,7 @@ fn display_value(item: &Item, name: &str, now: chrono::DateTime<Utc>) -> String 
         };
     }
     match items::time(item, name) {
-        Some(t) if name == "reply_deadline" => {
+        Some(t) if name == attr::REPLY_DEADLINE => {
             let note = if t > now {
                 format!("window open, closes {}", age::relative(t, now))
             } else {
@@ -241,7 +245,7 @@ pub async fn stats(args: StatsArgs, out: &Output) -> Result<(), Failure> {
     let table = dynamo::connect(&args.table).await?;
     let scanned = table
         .scan(&ScanSpec {
-            attributes: &["status", "account_id"],
+            attributes: &[attr::STATUS, attr::ACCOUNT_ID],
             equals: Vec::new(),
             max_scan: args.max_scan,
         })
@@ -249,8 +253,10 @@ pub async fn stats(args: StatsArgs, out: &Output) -> Result<(), Failure> {
     let mut by_status: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_account: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     for item in &scanned.items {
-        let status = items::string(item, "status").unwrap_or("(none)").to_owned();
-        let account = items::string(item, "account_id")
+        let status = items::string(item, attr::STATUS)
+            .unwrap_or("(none)")
+            .to_owned();
+        let account = items::string(item, attr::ACCOUNT_ID)
             .unwrap_or("(none)")
             .to_owned();
         *by_status.entry(status.clone()).or_default() += 1;
@@ -350,7 +356,10 @@ pub async fn stats(args: StatsArgs, out: &Output) -> Result<(), Failure> {
 
 /// Every known status in lifecycle order, then any others found.
 fn status_order(found: &BTreeMap<String, u64>) -> Vec<String> {
-    let mut order: Vec<String> = STATUSES.iter().map(|s| s.as_str().to_owned()).collect();
+    let mut order: Vec<String> = CommentStatus::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
     order.extend(
         found
             .keys()

@@ -1,12 +1,18 @@
-//! The DynamoDB adapter. Items are plain attribute maps written with `serde_dynamo`; every write that must
-//! happen once is a conditional write, so retries and races are safe by construction.
+//! The DynamoDB adapter of the comments table. Items are plain attribute maps written with `serde_dynamo`;
+//! every write that must happen once is a conditional write, so retries and races are safe by construction.
 
-use super::{CommentStore, Inserted, StoreError};
-use crate::comment::{CommentRecord, attr};
+use super::expression::{Expression, s};
+use super::{CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError};
+use crate::comment::{CommentRecord, format_time};
+use crate::lifecycle::{Claim, CommentStatus, DueComment, Precondition, Transition, Written, attr};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// The shared AWS configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB
@@ -44,6 +50,37 @@ impl DynamoCommentStore {
     pub fn table(&self) -> &str {
         &self.table
     }
+
+    fn key(comment_id: &str) -> Item {
+        HashMap::from([(attr::COMMENT_ID.to_owned(), s(comment_id))])
+    }
+
+    /// One conditional UpdateItem for `transition` under `precondition`.
+    async fn update(
+        &self,
+        comment_id: &str,
+        precondition: Precondition<'_>,
+        transition: &Transition,
+        now: DateTime<Utc>,
+        return_old: bool,
+    ) -> Result<Option<Item>, SdkError<UpdateItemError>> {
+        let mut expr = Expression::default();
+        expr.transition(transition, now);
+        let condition = expr.condition(&precondition);
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(comment_id)))
+            .update_expression(expr.update_expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .set_return_values(return_old.then_some(ReturnValue::AllOld))
+            .send()
+            .await?;
+        Ok(Some(out.attributes.unwrap_or_default()))
+    }
 }
 
 #[async_trait]
@@ -66,7 +103,162 @@ impl CommentStore for DynamoCommentStore {
             {
                 Ok(Inserted::AlreadyStored)
             }
-            Err(e) => Err(StoreError::Backend(e.into())),
+            Err(e) => Err(StoreError::backend("storing a comment", e)),
         }
     }
+}
+
+#[async_trait]
+impl CommentTable for DynamoCommentStore {
+    async fn claim(
+        &self,
+        comment_id: &str,
+        now: DateTime<Utc>,
+        claimed_until: DateTime<Utc>,
+    ) -> Result<Option<Claim>, StoreError> {
+        let claim_id = format!("{:032x}", rand::random::<u128>());
+        let until = s(&format_time(claimed_until));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(comment_id)))
+            .update_expression(
+                "SET #status = :sending, #claim_id = :claim_id, #claimed_until = :until, #next = :until, \
+                 #last_attempt_at = :now, #updated_at = :now, #attempts = if_not_exists(#attempts, :zero) + :one",
+            )
+            .condition_expression("#status = :pending")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#claim_id", attr::CLAIM_ID)
+            .expression_attribute_names("#claimed_until", attr::CLAIMED_UNTIL)
+            .expression_attribute_names("#next", attr::NEXT_ATTEMPT_AT)
+            .expression_attribute_names("#last_attempt_at", attr::LAST_ATTEMPT_AT)
+            .expression_attribute_names("#updated_at", attr::UPDATED_AT)
+            .expression_attribute_names("#attempts", attr::ATTEMPTS)
+            .expression_attribute_values(":sending", s(CommentStatus::Sending.as_str()))
+            .expression_attribute_values(":pending", s(CommentStatus::Pending.as_str()))
+            .expression_attribute_values(":claim_id", s(&claim_id))
+            .expression_attribute_values(":until", until)
+            .expression_attribute_values(":now", s(&format_time(now)))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes().cloned().unwrap_or_default();
+                let attempts = item
+                    .get(attr::ATTEMPTS)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1);
+                let unconfirmed_send = item
+                    .get(attr::UNCONFIRMED_SEND)
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false);
+                Ok(Some(Claim {
+                    claim_id,
+                    attempts,
+                    unconfirmed_send,
+                }))
+            }
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::backend("claiming a comment", e)),
+        }
+    }
+
+    async fn transition(
+        &self,
+        comment_id: &str,
+        precondition: Precondition<'_>,
+        transition: &Transition,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        match self
+            .update(comment_id, precondition, transition, now, false)
+            .await
+        {
+            Ok(_) => Ok(Written::Yes),
+            Err(e) if is_condition_failure(&e) => Ok(Written::ConditionFailed),
+            Err(e) => Err(StoreError::backend("updating a comment's status", e)),
+        }
+    }
+
+    async fn due_page(
+        &self,
+        status: CommentStatus,
+        now: DateTime<Utc>,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<DuePage, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(attr::RETRY_DUE_INDEX)
+            .key_condition_expression("#status = :status AND #next <= :now")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#next", attr::NEXT_ATTEMPT_AT)
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":now", s(&format_time(now)))
+            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("querying the retry_due index", e))?;
+        let due = out
+            .items()
+            .iter()
+            .filter_map(|item| {
+                Some(DueComment {
+                    comment_id: item.get(attr::COMMENT_ID)?.as_s().ok()?.clone(),
+                    status,
+                    next_attempt_at: item.get(attr::NEXT_ATTEMPT_AT)?.as_s().ok()?.clone(),
+                })
+            })
+            .collect();
+        Ok(DuePage {
+            due,
+            next: out.last_evaluated_key().cloned(),
+        })
+    }
+
+    async fn requeue(
+        &self,
+        comment_id: &str,
+        precondition: Precondition<'_>,
+        transition: &Transition,
+        now: DateTime<Utc>,
+    ) -> Result<Requeued, StoreError> {
+        match self
+            .update(comment_id, precondition, transition, now, true)
+            .await
+        {
+            Ok(previous) => Ok(Requeued::Yes {
+                previous: previous.unwrap_or_default(),
+            }),
+            Err(e) if is_condition_failure(&e) => Ok(Requeued::Refused),
+            Err(e) => Err(StoreError::backend("requeueing a comment", e)),
+        }
+    }
+
+    async fn get(&self, comment_id: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(comment_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("reading a comment", e))?;
+        Ok(out.item)
+    }
+}
+
+/// The write's condition did not hold.
+pub fn is_condition_failure<R>(e: &SdkError<UpdateItemError, R>) -> bool {
+    matches!(e, SdkError::ServiceError(se) if se.err().is_conditional_check_failed_exception())
 }

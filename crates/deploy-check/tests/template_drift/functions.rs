@@ -8,7 +8,6 @@ use sam_template::{Function, Secret, SecretValue, Template};
 use stream_runner::REPLIER_FUNCTION_RESOURCE;
 use testkit::table::COMMENTS_TABLE_RESOURCE;
 
-use crate::code::{env_reads, repo_path, src};
 use crate::{ACCOUNT_STATE_TABLE_RESOURCE, Problems, keys};
 
 /// One Lambda function of the template and what its code expects.
@@ -20,8 +19,12 @@ pub(crate) struct FunctionCode {
     pub(crate) crate_dir: &'static str,
     /// The value of the `Function` dimension of its EMF metrics.
     pub(crate) metric_function: String,
-    /// Environment variables the code reads.
+    /// Environment variables the code reads (its `ENV_VARS`, checked against what it reads by its own tests).
     pub(crate) env_vars: BTreeSet<String>,
+    /// The metric names the code emits.
+    pub(crate) metric_names: BTreeSet<String>,
+    /// The DynamoDB actions the code really called ([`crate::calls`]).
+    pub(crate) dynamodb_actions: BTreeSet<String>,
     /// Environment variables the code refuses to start without.
     pub(crate) required_env: BTreeSet<String>,
     /// The keys the code reads from its Secrets Manager secret.
@@ -31,18 +34,17 @@ pub(crate) struct FunctionCode {
 }
 
 pub(crate) fn functions() -> Vec<FunctionCode> {
-    let webhook_env: BTreeSet<String> = webhook::WebhookConfig::ENV_VARS
-        .iter()
-        .map(|name| (*name).to_owned())
-        .collect();
+    let recorded = crate::calls::recorded();
     vec![
         FunctionCode {
             resource: "WebhookFunction",
             binary: "webhook",
             crate_dir: "crates/webhook",
-            metric_function: "webhook".to_owned(),
-            env_vars: webhook_env,
-            required_env: env_reads(&src("crates/webhook")).required,
+            metric_function: webhook::METRICS_FUNCTION.to_owned(),
+            env_vars: keys(webhook::WebhookConfig::ENV_VARS),
+            metric_names: keys(&webhook::metric_names()),
+            dynamodb_actions: recorded.webhook.clone(),
+            required_env: keys(webhook::WebhookConfig::REQUIRED_ENV_VARS),
             secret_keys: keys(WebhookSecrets::KEYS),
             table_env: &[("TABLE_NAME", COMMENTS_TABLE_RESOURCE)],
         },
@@ -51,9 +53,10 @@ pub(crate) fn functions() -> Vec<FunctionCode> {
             binary: "replier",
             crate_dir: "crates/replier",
             metric_function: replier::metrics::FUNCTION.to_owned(),
-            // The replier has no list constant (yet); its config module is the list.
-            env_vars: env_reads(&src("crates/replier")).all,
-            required_env: env_reads(&src("crates/replier")).required,
+            env_vars: keys(replier::ReplierConfig::ENV_VARS),
+            metric_names: keys(&replier::metrics::metric_names()),
+            dynamodb_actions: recorded.replier.clone(),
+            required_env: keys(replier::ReplierConfig::REQUIRED_ENV_VARS),
             secret_keys: keys(replier::ReplierSecrets::KEYS),
             table_env: &[
                 ("TABLE_NAME", COMMENTS_TABLE_RESOURCE),
@@ -61,6 +64,10 @@ pub(crate) fn functions() -> Vec<FunctionCode> {
             ],
         },
     ]
+}
+
+pub(crate) fn repo_path(relative: &str) -> std::path::PathBuf {
+    sam_template::repo_root().join(relative)
 }
 
 /// Secret key names that must never appear as environment variables.
@@ -210,7 +217,7 @@ fn check_environment(
     let set: BTreeSet<&str> = variables.iter().map(|v| v.name).collect();
     let mut allowed = code.env_vars.clone();
     allowed.insert(reply_core::secrets::SECRET_ARN_VAR.to_owned());
-    allowed.extend(env_reads(&src("crates/core")).all);
+    allowed.extend(keys(reply_core::telemetry::ENV_VARS));
     for variable in &set {
         if secret_key_names().contains(*variable) {
             problems.add(format!(

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use sam_template::{Function, Template};
 
 use crate::Problems;
-use crate::code::dynamodb_calls;
 use crate::functions::FunctionCode;
 
 /// Stream reads done by Lambda's event source mapping with the function's role.
@@ -44,7 +43,7 @@ pub(crate) fn check_role(
     };
 
     // DynamoDB item actions: exactly those the function's code calls.
-    let called = dynamodb_calls(code, problems);
+    let called = &code.dynamodb_actions;
     let granted: BTreeSet<String> = grants
         .iter()
         .map(|grant| grant.action.to_owned())
@@ -55,7 +54,7 @@ pub(crate) fn check_role(
             "{role_name} does not grant {action}, which {name}'s code calls"
         ));
     }
-    for action in granted.difference(&called) {
+    for action in granted.difference(called) {
         problems.add(format!(
             "{role_name} grants {action}, which {name}'s code never calls"
         ));

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use sam_template::Template;
 
 use crate::Problems;
-use crate::code::{rust_sources, src};
 use crate::functions::FunctionCode;
 
 /// Alarms and the dashboard read metrics the code emits, under the namespace and dimension it uses.
@@ -94,11 +93,7 @@ pub(crate) fn check_metrics(
             ));
             continue;
         };
-        let literal = format!("\"{metric}\"");
-        let emitted = rust_sources(&src(code.crate_dir))
-            .iter()
-            .any(|(_, text)| text.contains(&literal));
-        if !emitted {
+        if !code.metric_names.contains(&metric) {
             problems.add(format!(
                 "{place}: {} never emits the metric {metric}",
                 code.crate_dir

@@ -22,7 +22,11 @@ pub const GOOD_TOKEN: &str = "IGAAgood-token";
 pub const REPLY_TEXT: &str = "Thanks {username}! Here is the link.";
 
 pub struct TestApp {
+    /// For the test's own reads and writes (no role).
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// What the replier called with its role's client (`ReplierRole` of template.yaml).
+    pub calls: Arc<testkit::iam::Calls>,
+    replier_dynamodb: aws_sdk_dynamodb::Client,
     pub comments_table: String,
     pub accounts_table: String,
     pub sim: RunningSim,
@@ -73,8 +77,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(configure: impl FnOnce(&mut ReplierConfig)) -> TestApp {
     let local = testkit::dynamodb_local().await;
     let dynamodb = local.client();
+    let (replier_dynamodb, calls) =
+        testkit::iam::client_for_role(&local.sdk_config(), "ReplierRole").unwrap();
     let comments_table = local.fresh_table().await.unwrap();
-    let accounts_table = fresh_account_state_table(&dynamodb).await;
+    let accounts_table = local
+        .fresh_table_of("AccountStateTable", "account-state-test")
+        .await
+        .unwrap();
     let sim = Simulator::new(SimConfig::with_default_token(GOOD_TOKEN))
         .serve(([127, 0, 0, 1], 0).into())
         .await
@@ -89,9 +98,11 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ReplierConfig)) -> TestA
     configure(&mut config);
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let tokens = Arc::new(StaticTokens::single(GOOD_TOKEN).unwrap());
-    let replier = build_replier(&config, &dynamodb, &tokens, &clock);
+    let replier = build_replier(&config, &replier_dynamodb, &tokens, &clock);
     TestApp {
         dynamodb,
+        calls,
+        replier_dynamodb,
         comments_table,
         accounts_table,
         sim,
@@ -117,22 +128,6 @@ pub fn build_replier(
         },
     )
     .unwrap()
-}
-
-/// The `AccountStateTable` resource of template.yaml, created under a unique name.
-pub async fn fresh_account_state_table(client: &aws_sdk_dynamodb::Client) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    let name = format!(
-        "account-state-test-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    );
-    let yaml = std::fs::read_to_string(testkit::table::template_path()).unwrap();
-    let spec = testkit::table::table_spec_from_template(&yaml, "AccountStateTable").unwrap();
-    testkit::table::create_comments_table(client, &name, &spec)
-        .await
-        .unwrap();
-    name
 }
 
 /// A feed comment made `age` ago, as the webhook stores it.
@@ -161,7 +156,27 @@ pub fn comment(id: &str, age: TimeDelta, now: DateTime<Utc>) -> CommentRecord {
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(1_000);
 
+/// Every test ends by checking that the replier made no DynamoDB call its role does not grant.
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.calls.assert_none_denied();
+        }
+    }
+}
+
 impl TestApp {
+    /// Another replier over the same tables and clock (a second concurrent Lambda instance), with the role's
+    /// client.
+    pub fn another_replier(&self) -> Replier {
+        build_replier(
+            &self.config,
+            &self.replier_dynamodb,
+            &self.tokens,
+            &self.clock,
+        )
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -71,7 +71,7 @@ async fn two_repliers_racing_over_the_same_records_send_each_reply_once() {
         app.new_comment(id).await;
         records.push(app.stream_record(id).await);
     }
-    let other = build_replier(&app.config, &app.dynamodb, &app.tokens, &app.clock);
+    let other = app.another_replier();
     let mut reversed = records.clone();
     reversed.reverse();
 

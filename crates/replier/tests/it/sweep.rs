@@ -3,15 +3,16 @@
 use crate::harness::*;
 use chrono::Duration as TimeDelta;
 use graph_sim::Fault;
-use replier::store::ReplyStore;
 use reply_core::comment::CommentStatus;
+use reply_core::store::CommentTable;
+use reply_core::store::dynamo::DynamoCommentStore;
 
 #[tokio::test]
 async fn a_stale_sending_claim_is_swept_back_to_pending_with_unconfirmed_send() {
     let app = spawn_app().await;
     app.new_comment("c-stale").await;
     // An invocation claims the comment and dies.
-    let store = ReplyStore::new(app.dynamodb.clone(), &app.comments_table);
+    let store = DynamoCommentStore::new(app.dynamodb.clone(), &app.comments_table);
     let claimed_until = app.now() + TimeDelta::from_std(app.config.claim_timeout).unwrap();
     let claim = store
         .claim("c-stale", app.now(), claimed_until)
@@ -88,7 +89,7 @@ async fn overlapping_sweeps_requeue_each_comment_once() {
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
     app.deliver(&refs).await;
     app.advance(TimeDelta::hours(1));
-    let other = build_replier(&app.config, &app.dynamodb, &app.tokens, &app.clock);
+    let other = app.another_replier();
 
     let (a, b) = tokio::join!(app.replier.sweep(), other.sweep());
 

@@ -6,6 +6,7 @@ use chrono::{DateTime, Duration as TimeDelta, Utc};
 use graph_sim::{Fault, FaultKind};
 use replier::Budget;
 use replier::accounts::{AccountStateStore, Bucket, BudgetGrant};
+use replier::ports::AccountLedger;
 use reply_core::comment::{CommentSource, CommentStatus};
 use std::time::Duration;
 

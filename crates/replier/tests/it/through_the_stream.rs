@@ -29,12 +29,7 @@ async fn wait_for_status(app: &TestApp, id: &str, want: CommentStatus) -> Stored
 async fn comments_flow_through_the_tables_stream_and_retries_come_back_through_it_after_the_sweep()
 {
     let app = spawn_app().await;
-    let replier = Arc::new(build_replier(
-        &app.config,
-        &app.dynamodb,
-        &app.tokens,
-        &app.clock,
-    ));
+    let replier = Arc::new(app.another_replier());
     let settings = EventSourceSettings::from_template(testkit::table::template_path()).unwrap();
     let runner = StreamRunner::builder(
         testkit::dynamodb_local().await.streams_client(),
@@ -43,9 +38,9 @@ async fn comments_flow_through_the_tables_stream_and_retries_come_back_through_i
     .dynamodb_client(app.dynamodb.clone())
     .settings(settings)
     .poll_interval(Duration::from_millis(50))
-    .handler(move |event| {
+    .lambda_handler(move |event: serde_json::Value| {
         let replier = replier.clone();
-        async move { Ok(replier.handle_stream(event).await) }
+        async move { replier.handle(event).await }
     })
     .start()
     .await

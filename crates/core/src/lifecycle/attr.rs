@@ -1,0 +1,91 @@
+//! The name of every attribute of a comment item, and of the table's one index. People read these items in the
+//! DynamoDB console, so the names are plain words; the template drift test checks the table against them.
+
+/// The key (S).
+pub const COMMENT_ID: &str = "comment_id";
+pub const ACCOUNT_ID: &str = "account_id";
+pub const COMMENTER_ID: &str = "commenter_id";
+pub const COMMENTER_USERNAME: &str = "commenter_username";
+pub const SOURCE: &str = "source";
+pub const MEDIA_PRODUCT_TYPE: &str = "media_product_type";
+pub const MEDIA_ID: &str = "media_id";
+pub const AD_ID: &str = "ad_id";
+pub const PARENT_ID: &str = "parent_id";
+pub const TEXT: &str = "text";
+/// When the comment was made, as far as the notification tells (ISO 8601 UTC).
+pub const COMMENT_TIME: &str = "comment_time";
+/// The last moment a private reply is allowed.
+pub const REPLY_DEADLINE: &str = "reply_deadline";
+pub const RECEIVED_AT: &str = "received_at";
+/// A [`super::CommentStatus`] word.
+pub const STATUS: &str = "status";
+/// A [`super::StatusReason`] word: why the comment has its status.
+pub const STATUS_REASON: &str = "status_reason";
+pub const UPDATED_AT: &str = "updated_at";
+/// Claims so far (N).
+pub const ATTEMPTS: &str = "attempts";
+pub const LAST_ATTEMPT_AT: &str = "last_attempt_at";
+/// When the sweep looks at the comment again; only items waiting for something carry it, which keeps the
+/// `retry_due` index sparse.
+pub const NEXT_ATTEMPT_AT: &str = "next_attempt_at";
+/// The claim of the invocation sending now (random hex); removed with every outcome.
+pub const CLAIM_ID: &str = "claim_id";
+/// When the claim goes stale (also written to `next_attempt_at`, so the sweep finds stale claims).
+pub const CLAIMED_UNTIL: &str = "claimed_until";
+pub const MESSAGE_ID: &str = "message_id";
+pub const RECIPIENT_ID: &str = "recipient_id";
+pub const REPLIED_AT: &str = "replied_at";
+/// BOOL: false when the reply is inferred from Meta refusing a repeat after an ambiguous attempt.
+pub const CONFIRMED: &str = "confirmed";
+/// BOOL: an attempt may have been delivered without our knowing (timeout, dropped connection, dead claim).
+pub const UNCONFIRMED_SEND: &str = "unconfirmed_send";
+pub const HTTP_STATUS: &str = "http_status";
+pub const ERROR_CODE: &str = "error_code";
+pub const ERROR_SUBCODE: &str = "error_subcode";
+pub const ERROR_MESSAGE: &str = "error_message";
+pub const FBTRACE_ID: &str = "fbtrace_id";
+/// The fingerprint of the token Meta rejected (on `TOKEN_INVALID` comments).
+pub const TOKEN_FINGERPRINT: &str = "token_fingerprint";
+/// DynamoDB TTL (epoch seconds): some days after the reply window, so finished items clean themselves up.
+pub const EXPIRES_AT: &str = "expires_at";
+
+/// The sparse index on (`status`, `next_attempt_at`) that the sweep reads (keys only).
+pub const RETRY_DUE_INDEX: &str = "retry_due";
+
+/// Every attribute, in the order of the comment's life: what it is, then where it stands, then its attempts
+/// and their outcome. `replyctl show` prints items in this order.
+pub const LIFECYCLE_ORDER: &[&str] = &[
+    COMMENT_ID,
+    STATUS,
+    STATUS_REASON,
+    ACCOUNT_ID,
+    COMMENTER_ID,
+    COMMENTER_USERNAME,
+    SOURCE,
+    MEDIA_PRODUCT_TYPE,
+    MEDIA_ID,
+    AD_ID,
+    PARENT_ID,
+    TEXT,
+    COMMENT_TIME,
+    REPLY_DEADLINE,
+    RECEIVED_AT,
+    UPDATED_AT,
+    ATTEMPTS,
+    LAST_ATTEMPT_AT,
+    NEXT_ATTEMPT_AT,
+    CLAIM_ID,
+    CLAIMED_UNTIL,
+    MESSAGE_ID,
+    RECIPIENT_ID,
+    REPLIED_AT,
+    CONFIRMED,
+    UNCONFIRMED_SEND,
+    HTTP_STATUS,
+    ERROR_CODE,
+    ERROR_SUBCODE,
+    ERROR_MESSAGE,
+    FBTRACE_ID,
+    TOKEN_FINGERPRINT,
+    EXPIRES_AT,
+];

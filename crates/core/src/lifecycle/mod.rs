@@ -1,0 +1,25 @@
+//! A comment's lifecycle, defined once for every crate that touches a comment item (the webhook, the replier,
+//! its sweep and `replyctl`): the item's attribute names ([`attr`]), its statuses ([`CommentStatus`]), the
+//! reasons it has them ([`StatusReason`]), and the moves between them ([`Transition`] under a
+//! [`Precondition`]). The comment table's adapter (`crate::store`) performs those moves.
+//!
+//! ```text
+//!  webhook ──▶ PENDING ──claim──▶ SENDING ──▶ REPLIED | FAILED | EXPIRED
+//!              ▲   │                  │
+//!              │   └─(window, pause,  └──▶ RETRY | TOKEN_INVALID ──(sweep, when due)──┐
+//!              │      token, text)──▶ RETRY | TOKEN_INVALID | FAILED | EXPIRED         │
+//!              └──────────────────────────────────────────────────────────────────────┘
+//!  webhook ──▶ SKIPPED (the account's own comment)
+//! ```
+//! A `SENDING` claim whose invocation died is swept back to `PENDING` after `claimed_until`.
+
+pub mod attr;
+mod reason;
+mod status;
+mod transition;
+
+pub use reason::StatusReason;
+pub use status::CommentStatus;
+pub use transition::{
+    Claim, DueComment, ErrorFields, Precondition, ReplyFields, Transition, Written,
+};

@@ -1,0 +1,141 @@
+//! The moves a comment item can make, as values: what a writer wants the item to become ([`Transition`]) and
+//! what the item must still be for the move to happen ([`Precondition`]). The comment table's adapter turns a
+//! pair into one conditional UpdateItem, so a writer that lost a race changes nothing.
+
+use super::{CommentStatus, StatusReason};
+use chrono::{DateTime, Utc};
+
+/// Meta's error details, kept on the item for people reading the console.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErrorFields {
+    pub http_status: Option<u16>,
+    pub code: Option<u32>,
+    pub subcode: Option<u32>,
+    pub message: Option<String>,
+    pub fbtrace_id: Option<String>,
+}
+
+/// What the item records of a sent reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyFields {
+    pub replied_at: DateTime<Utc>,
+    /// False when the reply is inferred from Meta refusing a repeat after an ambiguous attempt.
+    pub confirmed: bool,
+    pub message_id: Option<String>,
+    pub recipient_id: Option<String>,
+}
+
+/// A status change. Every transition also stamps `updated_at` and removes the claim (`claim_id`,
+/// `claimed_until`): whoever held the comment lets go of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub status: CommentStatus,
+    /// `status_reason`; `None` removes it.
+    pub reason: Option<StatusReason>,
+    /// `None` removes `next_attempt_at`, which takes the item out of the `retry_due` index.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// `None` leaves earlier error details as they are; `Some` replaces them (absent fields are removed).
+    pub errors: Option<ErrorFields>,
+    /// Written on `REPLIED`.
+    pub reply: Option<ReplyFields>,
+    /// Sets `unconfirmed_send`: an attempt may have been delivered without our knowing. Never cleared, so a
+    /// later "already replied" from Meta is read as the reply it most likely is.
+    pub unconfirmed_send: bool,
+    /// `token_fingerprint`: the token Meta rejected (`TOKEN_INVALID`).
+    pub token_fingerprint: Option<String>,
+}
+
+impl Transition {
+    pub fn new(status: CommentStatus, reason: Option<StatusReason>) -> Self {
+        Self {
+            status,
+            reason,
+            next_attempt_at: None,
+            errors: None,
+            reply: None,
+            unconfirmed_send: false,
+            token_fingerprint: None,
+        }
+    }
+
+    /// Back to `PENDING`, so that the table's stream hands the comment to the replier again.
+    pub fn requeue(reason: StatusReason) -> Self {
+        Self::new(CommentStatus::Pending, Some(reason))
+    }
+
+    pub fn at(mut self, next_attempt_at: DateTime<Utc>) -> Self {
+        self.next_attempt_at = Some(next_attempt_at);
+        self
+    }
+
+    pub fn errors(mut self, errors: ErrorFields) -> Self {
+        self.errors = Some(errors);
+        self
+    }
+
+    pub fn replied(mut self, reply: ReplyFields) -> Self {
+        self.reply = Some(reply);
+        self
+    }
+
+    /// Marks `unconfirmed_send` when `maybe_sent`.
+    pub fn unconfirmed_send(mut self, maybe_sent: bool) -> Self {
+        self.unconfirmed_send |= maybe_sent;
+        self
+    }
+
+    pub fn token_fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
+        self.token_fingerprint = Some(fingerprint.into());
+        self
+    }
+}
+
+/// What a transition requires of the item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition<'a> {
+    /// Still `PENDING` (nobody claimed it).
+    Pending,
+    /// Still `SENDING` under this claim.
+    Claimed(&'a str),
+    /// Still exactly as the sweep read it from the `retry_due` index; with `open_at`, also a reply deadline
+    /// later than that time.
+    Due {
+        status: CommentStatus,
+        next_attempt_at: &'a str,
+        open_at: Option<DateTime<Utc>>,
+    },
+    /// What an operator may re-drive: the item exists, its reply deadline is after `now`, and it is `RETRY`,
+    /// `TOKEN_INVALID`, `FAILED` for a transient reason ([`StatusReason::is_transient`], a transient Meta code
+    /// or a 5xx), or `PENDING` since before `stuck_pending_before` (its stream record was given up on).
+    Redrivable {
+        now: DateTime<Utc>,
+        stuck_pending_before: DateTime<Utc>,
+    },
+}
+
+/// A comment this invocation now holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub claim_id: String,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    /// An earlier attempt may have been delivered.
+    pub unconfirmed_send: bool,
+}
+
+/// Whether a conditional write happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Yes,
+    /// The condition did not hold: someone else moved the comment on.
+    ConditionFailed,
+}
+
+/// One key of the `retry_due` index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueComment {
+    pub comment_id: String,
+    pub status: CommentStatus,
+    /// As stored (text), so the sweep's condition compares exactly what it read.
+    pub next_attempt_at: String,
+}

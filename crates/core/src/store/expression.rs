@@ -1,0 +1,323 @@
+//! DynamoDB update and condition expressions built from the lifecycle's values, with generated placeholder
+//! names so reserved words (`status`) never matter and every placeholder used is defined.
+
+use crate::comment::format_time;
+use crate::lifecycle::{CommentStatus, Precondition, StatusReason, Transition, attr};
+use crate::meta::TRANSIENT_CODES;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+/// Longest `error_message` kept on an item, in bytes.
+const MAX_ERROR_MESSAGE_BYTES: usize = 500;
+
+#[derive(Debug, Default)]
+pub(crate) struct Expression {
+    pub(crate) names: HashMap<String, String>,
+    pub(crate) values: HashMap<String, AttributeValue>,
+    sets: Vec<String>,
+    removes: Vec<String>,
+}
+
+impl Expression {
+    pub(crate) fn name(&mut self, attribute: &str) -> String {
+        if let Some((placeholder, _)) = self.names.iter().find(|(_, a)| a.as_str() == attribute) {
+            return placeholder.clone();
+        }
+        let placeholder = format!("#a{}", self.names.len());
+        self.names.insert(placeholder.clone(), attribute.to_owned());
+        placeholder
+    }
+
+    pub(crate) fn value(&mut self, value: AttributeValue) -> String {
+        let placeholder = format!(":v{}", self.values.len());
+        self.values.insert(placeholder.clone(), value);
+        placeholder
+    }
+
+    fn set(&mut self, attribute: &str, value: AttributeValue) {
+        let name = self.name(attribute);
+        let value = self.value(value);
+        self.sets.push(format!("{name} = {value}"));
+    }
+
+    fn remove(&mut self, attribute: &str) {
+        let name = self.name(attribute);
+        self.removes.push(name);
+    }
+
+    fn set_or_remove(&mut self, attribute: &str, value: Option<AttributeValue>) {
+        match value {
+            Some(v) => self.set(attribute, v),
+            None => self.remove(attribute),
+        }
+    }
+
+    pub(crate) fn update_expression(&self) -> String {
+        let mut out = format!("SET {}", self.sets.join(", "));
+        if !self.removes.is_empty() {
+            out.push_str(&format!(" REMOVE {}", self.removes.join(", ")));
+        }
+        out
+    }
+
+    /// The update for `transition` at `now` (see [`Transition`] for what each field means).
+    pub(crate) fn transition(&mut self, transition: &Transition, now: DateTime<Utc>) {
+        self.set(attr::STATUS, s(transition.status.as_str()));
+        self.set(attr::UPDATED_AT, s(&format_time(now)));
+        self.set_or_remove(
+            attr::STATUS_REASON,
+            transition.reason.as_ref().map(|r| s(&r.word())),
+        );
+        self.set_or_remove(
+            attr::NEXT_ATTEMPT_AT,
+            transition.next_attempt_at.map(|at| s(&format_time(at))),
+        );
+        self.remove(attr::CLAIM_ID);
+        self.remove(attr::CLAIMED_UNTIL);
+        if let Some(errors) = &transition.errors {
+            let number = |n: Option<u32>| n.map(|n| AttributeValue::N(n.to_string()));
+            self.set_or_remove(attr::HTTP_STATUS, number(errors.http_status.map(u32::from)));
+            self.set_or_remove(attr::ERROR_CODE, number(errors.code));
+            self.set_or_remove(attr::ERROR_SUBCODE, number(errors.subcode));
+            self.set_or_remove(
+                attr::ERROR_MESSAGE,
+                errors
+                    .message
+                    .as_deref()
+                    .map(|m| s(&truncate(m, MAX_ERROR_MESSAGE_BYTES))),
+            );
+            self.set_or_remove(attr::FBTRACE_ID, errors.fbtrace_id.as_deref().map(s));
+        }
+        if let Some(reply) = &transition.reply {
+            self.set(attr::REPLIED_AT, s(&format_time(reply.replied_at)));
+            self.set(attr::CONFIRMED, AttributeValue::Bool(reply.confirmed));
+            if let Some(m) = &reply.message_id {
+                self.set(attr::MESSAGE_ID, s(m));
+            }
+            if let Some(r) = &reply.recipient_id {
+                self.set(attr::RECIPIENT_ID, s(r));
+            }
+        }
+        if transition.unconfirmed_send {
+            self.set(attr::UNCONFIRMED_SEND, AttributeValue::Bool(true));
+        }
+        if let Some(fp) = &transition.token_fingerprint {
+            self.set(attr::TOKEN_FINGERPRINT, s(fp));
+        }
+    }
+
+    /// The condition expression for `precondition`.
+    pub(crate) fn condition(&mut self, precondition: &Precondition<'_>) -> String {
+        let status = self.name(attr::STATUS);
+        match *precondition {
+            Precondition::Pending => {
+                let v = self.status_value(CommentStatus::Pending);
+                format!("{status} = {v}")
+            }
+            Precondition::Claimed(claim_id) => {
+                let sending = self.status_value(CommentStatus::Sending);
+                let claim = self.name(attr::CLAIM_ID);
+                let id = self.value(s(claim_id));
+                format!("{status} = {sending} AND {claim} = {id}")
+            }
+            Precondition::Due {
+                status: was,
+                next_attempt_at,
+                open_at,
+            } => {
+                let was = self.status_value(was);
+                let next = self.name(attr::NEXT_ATTEMPT_AT);
+                let at = self.value(s(next_attempt_at));
+                let mut c = format!("{status} = {was} AND {next} = {at}");
+                if let Some(open_at) = open_at {
+                    let deadline = self.name(attr::REPLY_DEADLINE);
+                    let cutoff = self.value(s(&format_time(open_at)));
+                    c.push_str(&format!(" AND {deadline} > {cutoff}"));
+                }
+                c
+            }
+            Precondition::Redrivable {
+                now,
+                stuck_pending_before,
+            } => self.redrivable(&status, now, stuck_pending_before),
+        }
+    }
+
+    fn redrivable(
+        &mut self,
+        status: &str,
+        now: DateTime<Utc>,
+        stuck_pending_before: DateTime<Utc>,
+    ) -> String {
+        let id = self.name(attr::COMMENT_ID);
+        let deadline = self.name(attr::REPLY_DEADLINE);
+        let received = self.name(attr::RECEIVED_AT);
+        let reason = self.name(attr::STATUS_REASON);
+        let code = self.name(attr::ERROR_CODE);
+        let http = self.name(attr::HTTP_STATUS);
+        let now = self.value(s(&format_time(now)));
+        let stuck = self.value(s(&format_time(stuck_pending_before)));
+        let retry = self.status_value(CommentStatus::Retry);
+        let token_invalid = self.status_value(CommentStatus::TokenInvalid);
+        let pending = self.status_value(CommentStatus::Pending);
+        let failed = self.status_value(CommentStatus::Failed);
+        let http500 = self.value(AttributeValue::N("500".to_owned()));
+        let http5 = self.value(s("http_5"));
+        let codes: Vec<String> = TRANSIENT_CODES
+            .iter()
+            .map(|c| self.value(AttributeValue::N(c.to_string())))
+            .collect();
+        let transient_reasons: Vec<StatusReason> = StatusReason::FIXED
+            .iter()
+            .filter(|r| r.is_transient())
+            .cloned()
+            .chain(TRANSIENT_CODES.iter().map(|c| StatusReason::MetaError(*c)))
+            .collect();
+        let reasons: Vec<String> = transient_reasons
+            .iter()
+            .map(|r| self.value(s(&r.word())))
+            .collect();
+        format!(
+            "attribute_exists({id}) AND {deadline} > {now} AND ({status} IN ({retry}, {token_invalid}) \
+             OR ({status} = {pending} AND {received} < {stuck}) OR ({status} = {failed} \
+             AND ({code} IN ({}) OR {http} >= {http500} OR {reason} IN ({}) OR begins_with({reason}, {http5}))))",
+            codes.join(", "),
+            reasons.join(", ")
+        )
+    }
+
+    fn status_value(&mut self, status: CommentStatus) -> String {
+        self.value(s(status.as_str()))
+    }
+}
+
+pub(crate) fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn truncate(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::{ErrorFields, ReplyFields};
+
+    #[test]
+    fn expressions_name_every_attribute_through_a_placeholder() {
+        let mut e = Expression::default();
+        e.set("status", s("RETRY"));
+        e.remove("claim_id");
+        e.set_or_remove("error_code", None);
+        let status_again = e.name("status");
+        assert_eq!(e.update_expression(), "SET #a0 = :v0 REMOVE #a1, #a2");
+        assert_eq!(status_again, "#a0");
+        assert_eq!(e.names.get("#a0").map(String::as_str), Some("status"));
+    }
+
+    #[test]
+    fn long_error_messages_are_cut_on_a_character_boundary() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("aé", 2), "a");
+    }
+
+    /// Every `#name` and `:value` token of `text` is defined in the expression.
+    fn assert_placeholders_defined(e: &Expression, text: &str) {
+        for token in
+            text.split(|c: char| !(c.is_alphanumeric() || c == '#' || c == ':' || c == '_'))
+        {
+            if token.starts_with('#') {
+                assert!(e.names.contains_key(token), "{token} in {text}");
+            }
+            if token.starts_with(':') {
+                assert!(e.values.contains_key(token), "{token} in {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_condition_names_every_placeholder_it_uses() {
+        let now = Utc::now();
+        for precondition in [
+            Precondition::Pending,
+            Precondition::Claimed("c1"),
+            Precondition::Due {
+                status: CommentStatus::Retry,
+                next_attempt_at: "2026-01-01T00:00:00Z",
+                open_at: Some(now),
+            },
+            Precondition::Redrivable {
+                now,
+                stuck_pending_before: now,
+            },
+        ] {
+            let mut e = Expression::default();
+            let full = Transition::new(CommentStatus::Replied, Some(StatusReason::Timeout))
+                .at(now)
+                .errors(ErrorFields {
+                    code: Some(2),
+                    ..ErrorFields::default()
+                })
+                .replied(ReplyFields {
+                    replied_at: now,
+                    confirmed: false,
+                    message_id: Some("m".into()),
+                    recipient_id: None,
+                })
+                .unconfirmed_send(true)
+                .token_fingerprint("ab12");
+            e.transition(&full, now);
+            let condition = e.condition(&precondition);
+            assert_placeholders_defined(&e, &e.update_expression());
+            assert_placeholders_defined(&e, &condition);
+        }
+    }
+
+    #[test]
+    fn an_operator_may_redrive_only_transient_failures_and_waiting_comments() {
+        let now = Utc::now();
+        let mut e = Expression::default();
+        let condition = e.condition(&Precondition::Redrivable {
+            now,
+            stuck_pending_before: now,
+        });
+        let values: Vec<String> = e
+            .values
+            .values()
+            .filter_map(|v| v.as_s().ok().cloned())
+            .collect();
+        for word in [
+            "RETRY",
+            "TOKEN_INVALID",
+            "rate_limited",
+            "meta_error_613",
+            "timeout",
+        ] {
+            assert!(
+                values.iter().any(|v| v == word),
+                "{word} missing: {condition}"
+            );
+        }
+        for word in [
+            "REPLIED",
+            "SKIPPED",
+            "EXPIRED",
+            "person_unavailable",
+            "meta_error_100",
+        ] {
+            assert!(
+                !values.iter().any(|v| v == word),
+                "{word} present: {condition}"
+            );
+        }
+    }
+}

@@ -1,0 +1,517 @@
+//! The decision table, without DynamoDB: each row is what was read, and what the comment becomes.
+
+use super::*;
+use crate::graph::GraphError;
+use crate::usage::Usage;
+use chrono::TimeDelta;
+use reply_core::ids::{AccountId, CommentId};
+use reply_core::{CommentSource, REPLY_WINDOW};
+
+const ACCOUNT: &str = "17841401906857599";
+
+fn policy() -> Policy {
+    Policy {
+        expiry_margin: Duration::from_secs(600),
+        retry_base: Duration::from_secs(60),
+        retry_max: Duration::from_secs(21_600),
+        token_recheck: Duration::from_secs(300),
+        posts_budget: Budget {
+            limit: 750,
+            window: Duration::from_secs(3600),
+        },
+        live_budget: Budget {
+            limit: 100,
+            window: Duration::from_secs(1),
+        },
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default()
+}
+
+/// A comment made `age` before [`now`].
+fn comment(age: TimeDelta) -> CommentRecord {
+    let comment_time = now() - age;
+    CommentRecord {
+        comment_id: CommentId::new("18058455121735594").unwrap(),
+        account_id: AccountId::new(ACCOUNT).unwrap(),
+        commenter_id: None,
+        commenter_username: Some("ana".into()),
+        media_id: None,
+        media_product_type: None,
+        ad_id: None,
+        source: CommentSource::Comment,
+        text: None,
+        parent_id: None,
+        comment_time,
+        reply_deadline: comment_time + REPLY_WINDOW,
+        received_at: comment_time,
+        status: CommentStatus::Pending,
+        status_reason: None,
+        expires_at: 0,
+    }
+}
+
+fn fresh() -> CommentRecord {
+    comment(TimeDelta::minutes(1))
+}
+
+fn target(token: &str) -> SendTarget {
+    crate::tokens::ReplierSecrets::parse(Some(token), None)
+        .ok()
+        .and_then(|s| s.target_for(ACCOUNT))
+        .unwrap()
+}
+
+fn claim(attempts: u32, unconfirmed_send: bool) -> Claim {
+    Claim {
+        claim_id: "c".into(),
+        attempts,
+        unconfirmed_send,
+    }
+}
+
+fn before(
+    account: &AccountState,
+    target: Option<&SendTarget>,
+    comment: &CommentRecord,
+) -> BeforeClaim {
+    let facts = Facts {
+        comment,
+        account,
+        target,
+        text: Ok("Hi ana".into()),
+    };
+    before_claim(facts, now(), &policy(), 0.0)
+}
+
+fn settled(step: BeforeClaim) -> Decision {
+    match step {
+        BeforeClaim::Settle(decision) => decision,
+        BeforeClaim::Claim { text, .. } => {
+            panic!("expected a settled comment, got a claim for {text:?}")
+        }
+    }
+}
+
+fn refused(code: u32, subcode: Option<u32>) -> SendResult {
+    SendResult::Refused {
+        status: 400,
+        error: Some(GraphError {
+            code,
+            subcode,
+            message: Some("(#x) refused".into()),
+            fbtrace_id: Some("trace".into()),
+            ..GraphError::default()
+        }),
+        usage: Usage::default(),
+    }
+}
+
+fn sent(
+    result: &SendResult,
+    claim: &Claim,
+    account: &AccountState,
+    comment: &CommentRecord,
+) -> Decision {
+    let fingerprint = target("tok").fingerprint;
+    let sent = Sent {
+        result,
+        claim,
+        comment,
+        account,
+        fingerprint: &fingerprint,
+    };
+    after_send(&sent, now(), &policy(), 0.0)
+}
+
+fn expired(reason: StatusReason) -> RecordOutcome {
+    RecordOutcome::Expired { reason }
+}
+
+#[test]
+fn a_comment_within_the_expiry_margin_of_its_deadline_expires_without_any_read() {
+    let old = comment(REPLY_WINDOW - TimeDelta::minutes(9));
+    let decision = closed_window(&old, now(), &policy()).unwrap();
+    assert_eq!(decision.transition.status, CommentStatus::Expired);
+    assert_eq!(decision.outcome, expired(StatusReason::ReplyWindowClosed));
+    assert!(
+        closed_window(
+            &comment(REPLY_WINDOW - TimeDelta::minutes(11)),
+            now(),
+            &policy()
+        )
+        .is_none()
+    );
+}
+
+#[test]
+fn a_paused_account_defers_the_comment_to_the_end_of_the_pause() {
+    let until = now() + TimeDelta::minutes(5);
+    let account = AccountState {
+        paused_until: Some(until),
+        ..AccountState::default()
+    };
+    let decision = settled(before(&account, Some(&target("tok")), &fresh()));
+    assert_eq!(decision.transition.status, CommentStatus::Retry);
+    assert_eq!(decision.transition.next_attempt_at, Some(until));
+    assert_eq!(
+        decision.outcome,
+        RecordOutcome::Retry {
+            reason: StatusReason::AccountPaused,
+            next_attempt_at: until,
+            paused_account: false,
+        }
+    );
+    assert!(decision.before.is_empty() && decision.after.is_empty());
+}
+
+#[test]
+fn a_pause_that_has_ended_does_not_hold_the_comment() {
+    let account = AccountState {
+        paused_until: Some(now() - TimeDelta::seconds(1)),
+        ..AccountState::default()
+    };
+    assert!(matches!(
+        before(&account, Some(&target("tok")), &fresh()),
+        BeforeClaim::Claim { .. }
+    ));
+}
+
+#[test]
+fn with_no_time_left_for_a_retry_a_paused_comment_expires() {
+    // Past the last retry time (deadline - margin - slack) but not yet inside the margin.
+    let late = comment(REPLY_WINDOW - TimeDelta::minutes(11));
+    let account = AccountState {
+        paused_until: Some(now() + TimeDelta::minutes(5)),
+        ..AccountState::default()
+    };
+    let decision = settled(before(&account, Some(&target("tok")), &late));
+    assert_eq!(decision.outcome, expired(StatusReason::ReplyWindowClosed));
+}
+
+#[test]
+fn without_a_token_the_comment_waits_for_one() {
+    let decision = settled(before(&AccountState::default(), None, &fresh()));
+    let at = now() + TimeDelta::minutes(5);
+    assert_eq!(decision.transition.status, CommentStatus::TokenInvalid);
+    assert_eq!(
+        decision.transition.reason,
+        Some(StatusReason::NoTokenConfigured)
+    );
+    assert_eq!(decision.transition.next_attempt_at, Some(at));
+    assert_eq!(decision.transition.token_fingerprint, None);
+    assert_eq!(
+        decision.outcome,
+        RecordOutcome::TokenInvalid {
+            next_attempt_at: at
+        }
+    );
+}
+
+#[test]
+fn the_token_meta_rejected_holds_the_comment_and_asks_for_a_reread() {
+    let token = target("rejected");
+    let account = AccountState {
+        bad_token: Some(token.fingerprint.clone()),
+        ..AccountState::default()
+    };
+    let decision = settled(before(&account, Some(&token), &fresh()));
+    assert_eq!(decision.transition.reason, Some(StatusReason::TokenInvalid));
+    assert_eq!(
+        decision.transition.token_fingerprint.as_deref(),
+        Some(token.fingerprint.as_str())
+    );
+    assert_eq!(decision.before, vec![Effect::RereadTokens]);
+    // Another token than the rejected one goes ahead.
+    assert!(matches!(
+        before(&account, Some(&target("fixed")), &fresh()),
+        BeforeClaim::Claim { .. }
+    ));
+}
+
+#[test]
+fn a_text_too_long_for_this_commenter_fails_without_a_call() {
+    let account = AccountState::default();
+    let token = target("tok");
+    let facts = Facts {
+        comment: &fresh(),
+        account: &account,
+        target: Some(&token),
+        text: Err(TextTooLong(1001)),
+    };
+    let decision = settled(before_claim(facts, now(), &policy(), 0.0));
+    assert_eq!(decision.transition.status, CommentStatus::Failed);
+    assert_eq!(
+        decision.outcome,
+        RecordOutcome::Failed {
+            reason: StatusReason::ReplyTextTooLong
+        }
+    );
+    assert_eq!(decision.transition.errors, None);
+}
+
+#[test]
+fn a_comment_with_a_good_token_and_text_is_claimed_with_that_text() {
+    match before(&AccountState::default(), Some(&target("tok")), &fresh()) {
+        BeforeClaim::Claim { text, target } => {
+            assert_eq!(text, "Hi ana");
+            assert_eq!(target.path_id, ACCOUNT);
+        }
+        BeforeClaim::Settle(d) => panic!("{d:?}"),
+    }
+}
+
+#[test]
+fn a_spent_budget_defers_to_the_next_window_and_a_dynamodb_failure_releases_the_claim() {
+    let c = fresh();
+    let next = now() + TimeDelta::minutes(5);
+    let step = after_budget(
+        Ok(BudgetGrant::Exhausted { next_window: next }),
+        &claim(1, false),
+        &c,
+        now(),
+        &policy(),
+        0.0,
+    );
+    match step {
+        AfterBudget::Settle(d) => {
+            assert_eq!(d.transition.status, CommentStatus::Retry);
+            assert_eq!(d.transition.next_attempt_at, Some(next));
+            assert_eq!(d.transition.reason, Some(StatusReason::RateLimited));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        after_budget(
+            Ok(BudgetGrant::Granted),
+            &claim(1, false),
+            &c,
+            now(),
+            &policy(),
+            0.0
+        ),
+        AfterBudget::Send
+    ));
+    let error = || StoreError::other("taking from the budget", anyhow::anyhow!("throttled"));
+    match after_budget(Err(error()), &claim(1, false), &c, now(), &policy(), 0.0) {
+        AfterBudget::Release(d, _) => {
+            assert_eq!(d.transition.reason, Some(StatusReason::InfrastructureError));
+            assert_eq!(
+                d.transition.next_attempt_at,
+                Some(now() + TimeDelta::seconds(1))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let late = comment(REPLY_WINDOW - TimeDelta::minutes(11));
+    assert!(matches!(
+        after_budget(Err(error()), &claim(1, false), &late, now(), &policy(), 0.0),
+        AfterBudget::Redeliver(_)
+    ));
+    assert!(matches!(
+        after_budget(
+            Ok(BudgetGrant::Exhausted { next_window: next }),
+            &claim(1, false),
+            &late,
+            now(),
+            &policy(),
+            0.0
+        ),
+        AfterBudget::Settle(Decision {
+            outcome: RecordOutcome::Expired { .. },
+            ..
+        })
+    ));
+}
+
+#[test]
+fn a_live_comment_counts_against_the_live_budget() {
+    let mut live = fresh();
+    live.source = CommentSource::LiveComment;
+    assert_eq!(
+        budget_for(&live, &policy()),
+        (Bucket::Live, policy().live_budget)
+    );
+    assert_eq!(
+        budget_for(&fresh(), &policy()),
+        (Bucket::Posts, policy().posts_budget)
+    );
+}
+
+#[test]
+fn a_sent_reply_is_recorded_with_its_ids_and_clears_a_rejected_token() {
+    let result = SendResult::Sent {
+        recipient_id: Some("r1".into()),
+        message_id: Some("m1".into()),
+    };
+    let d = sent(
+        &result,
+        &claim(1, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(d.outcome, RecordOutcome::Replied { confirmed: true });
+    assert_eq!(d.transition.status, CommentStatus::Replied);
+    assert_eq!(d.transition.reason, None);
+    assert_eq!(d.transition.errors, Some(ErrorFields::default()));
+    assert_eq!(
+        d.transition.reply,
+        Some(ReplyFields {
+            replied_at: now(),
+            confirmed: true,
+            message_id: Some("m1".into()),
+            recipient_id: Some("r1".into()),
+        })
+    );
+    assert!(d.after.is_empty());
+    let old = target("old").fingerprint;
+    let account = AccountState {
+        bad_token: Some(old.clone()),
+        ..AccountState::default()
+    };
+    let d = sent(&result, &claim(1, false), &account, &fresh());
+    assert_eq!(d.after, vec![Effect::ClearBadToken(old)]);
+}
+
+#[test]
+fn already_replied_after_an_ambiguous_attempt_is_a_reply_otherwise_a_failure() {
+    let result = refused(100, Some(2_534_025));
+    let d = sent(&result, &claim(2, true), &AccountState::default(), &fresh());
+    assert_eq!(d.outcome, RecordOutcome::Replied { confirmed: false });
+    assert_eq!(d.transition.reason, Some(StatusReason::ProbablySentEarlier));
+    let errors = d.transition.errors.clone().unwrap_or_default();
+    assert_eq!((errors.code, errors.subcode), (Some(100), Some(2_534_025)));
+    assert_eq!(d.transition.reply.map(|r| r.confirmed), Some(false));
+
+    let d = sent(
+        &result,
+        &claim(1, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(
+        d.outcome,
+        RecordOutcome::Failed {
+            reason: StatusReason::AlreadyRepliedOrIneligible
+        }
+    );
+}
+
+#[test]
+fn a_permanent_refusal_fails_with_metas_details() {
+    let d = sent(
+        &refused(551, None),
+        &claim(1, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(d.transition.status, CommentStatus::Failed);
+    assert_eq!(d.transition.reason, Some(StatusReason::PersonUnavailable));
+    let errors = d.transition.errors.unwrap_or_default();
+    assert_eq!(errors.http_status, Some(400));
+    assert_eq!(errors.fbtrace_id.as_deref(), Some("trace"));
+}
+
+#[test]
+fn meta_saying_the_window_closed_expires_the_comment() {
+    let d = sent(
+        &refused(10, Some(2_534_022)),
+        &claim(1, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(d.outcome, expired(StatusReason::MetaOutsideWindow));
+    assert!(d.transition.errors.is_some());
+}
+
+#[test]
+fn a_rejected_token_marks_it_bad_before_the_comment_waits() {
+    let d = sent(
+        &refused(190, Some(463)),
+        &claim(1, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    let fp = target("tok").fingerprint;
+    assert_eq!(d.transition.status, CommentStatus::TokenInvalid);
+    assert_eq!(d.transition.token_fingerprint.as_deref(), Some(fp.as_str()));
+    assert_eq!(
+        d.transition.next_attempt_at,
+        Some(now() + TimeDelta::minutes(5))
+    );
+    assert_eq!(
+        d.before,
+        vec![Effect::MarkTokenBad(fp), Effect::RereadTokens]
+    );
+}
+
+#[test]
+fn throttling_pauses_the_account_and_retries_no_earlier_than_meta_says() {
+    let mut result = refused(613, None);
+    if let SendResult::Refused { error: Some(e), .. } = &mut result {
+        e.regain_minutes = Some(7);
+    }
+    let d = sent(
+        &result,
+        &claim(1, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    let regain = now() + TimeDelta::minutes(7);
+    assert_eq!(
+        d.before,
+        vec![Effect::PauseAccount {
+            until: regain,
+            code: 613
+        }]
+    );
+    assert_eq!(
+        d.outcome,
+        RecordOutcome::Retry {
+            reason: StatusReason::MetaError(613),
+            next_attempt_at: regain,
+            paused_account: true,
+        }
+    );
+}
+
+#[test]
+fn an_ambiguous_send_is_retried_and_marked_as_maybe_sent() {
+    let result = SendResult::Ambiguous {
+        reason: StatusReason::Timeout,
+    };
+    let d = sent(
+        &result,
+        &claim(3, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(d.transition.status, CommentStatus::Retry);
+    assert!(d.transition.unconfirmed_send);
+    assert_eq!(
+        d.transition.next_attempt_at,
+        Some(now() + TimeDelta::seconds(1))
+    );
+    // The same with no time left: expired, still marked, so nobody mistakes it for never sent.
+    let late = comment(REPLY_WINDOW - TimeDelta::minutes(11));
+    let d = sent(&result, &claim(3, false), &AccountState::default(), &late);
+    assert_eq!(d.outcome, expired(StatusReason::ReplyWindowClosed));
+    assert!(d.transition.unconfirmed_send);
+}
+
+#[test]
+fn a_connection_that_never_opened_is_retried_without_the_maybe_sent_mark() {
+    let result = SendResult::NotSent {
+        reason: StatusReason::ConnectionError,
+    };
+    let d = sent(
+        &result,
+        &claim(1, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(d.transition.reason, Some(StatusReason::ConnectionError));
+    assert!(!d.transition.unconfirmed_send);
+}

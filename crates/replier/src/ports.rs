@@ -1,0 +1,60 @@
+//! What the replier talks to, as traits, so the orchestrator ([`crate::Replier`]) is tested with DynamoDB Local
+//! and the simulator as deployed, and can be handed faults or fakes: the comments table
+//! ([`reply_core::store::CommentTable`]), the account ledger, the reply sender, the token source
+//! ([`crate::TokenSource`]) and the clock ([`reply_core::Clock`]).
+
+use crate::accounts::{AccountState, Bucket, BudgetGrant};
+use crate::config::Budget;
+use crate::graph::SendResult;
+use crate::tokens::{SendTarget, TokenFingerprint};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reply_core::store::StoreError;
+
+/// Per-account state shared by every concurrent invocation: call budgets, pauses and rejected tokens.
+#[async_trait]
+pub trait AccountLedger: Send + Sync + std::fmt::Debug {
+    /// The account's pause and rejected-token record (default when there is none).
+    async fn get(&self, account_id: &str) -> Result<AccountState, StoreError>;
+
+    /// Takes one call from the account's `bucket` budget, unless that would exceed `budget` in the window
+    /// ending now.
+    async fn take_budget(
+        &self,
+        account_id: &str,
+        bucket: Bucket,
+        budget: Budget,
+        now: DateTime<Utc>,
+    ) -> Result<BudgetGrant, StoreError>;
+
+    /// Pauses the account until `until`, unless it is already paused for longer.
+    async fn pause(
+        &self,
+        account_id: &str,
+        until: DateTime<Utc>,
+        code: u32,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Records that Meta rejected the token with this fingerprint for the account.
+    async fn mark_token_bad(
+        &self,
+        account_id: &str,
+        fingerprint: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Forgets a rejected token once a send with another token worked (only if it is still the one recorded).
+    async fn clear_bad_token(
+        &self,
+        account_id: &str,
+        fingerprint: &TokenFingerprint,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// Sends one private reply; tells apart what happened on the wire (what it means is [`crate::classify`]'s).
+#[async_trait]
+pub trait ReplySender: Send + Sync + std::fmt::Debug {
+    async fn send(&self, target: &SendTarget, comment_id: &str, text: &str) -> SendResult;
+}

@@ -1,0 +1,412 @@
+//! The replier: built once per cold start from its ports, then invoked with Lambda's JSON. For each comment
+//! the orchestrator reads what a decision needs, lets [`crate::decide`] decide, and writes the decision under
+//! its precondition: `PENDING` before a claim, the claim while sending. Nothing here sends twice: the claim is
+//! a conditional write only one invocation can win, and a send whose fate is unknown is marked
+//! `unconfirmed_send`, so Meta's "already replied" to the next attempt is recorded as the reply it most
+//! likely is.
+
+use crate::accounts::AccountStateStore;
+use crate::backoff::delta;
+use crate::config::ReplierConfig;
+use crate::decide::{self, AfterBudget, BeforeClaim, Decision, Effect, Facts, Policy, Sent};
+use crate::graph::GraphClient;
+use crate::outcome::{RecordError, RecordOutcome};
+use crate::ports::{AccountLedger, ReplySender};
+use crate::stream::{self, BatchReport};
+use crate::sweep::{self, SweepSummary};
+use crate::tokens::{ReplierSecrets, SendTarget, TokenSource};
+use crate::{HandlerError, StartupError};
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use chrono::{DateTime, Utc};
+use reply_core::clock::{Clock, SystemClock};
+use reply_core::comment::{CommentRecord, format_time};
+use reply_core::lifecycle::{Claim, Precondition, StatusReason, Written};
+use reply_core::secrets::{CachedSecrets, SecretSource};
+use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config};
+use reply_core::store::{CommentTable, StoreError};
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Token re-reads after Meta rejects a token happen at most this often.
+pub const TOKEN_INVALIDATION_INTERVAL: Duration = Duration::from_secs(30);
+
+/// What the replier is built from besides its configuration, with DynamoDB as the backend of both tables and
+/// the Graph API client built from the configuration; the local stack and tests pass their own.
+#[derive(Debug, Clone)]
+pub struct ReplierParts {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub tokens: Arc<dyn TokenSource>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Every port, for callers that replace one (fault injection, fakes).
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub comments: Arc<dyn CommentTable>,
+    pub accounts: Arc<dyn AccountLedger>,
+    pub sender: Arc<dyn ReplySender>,
+    pub tokens: Arc<dyn TokenSource>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Ports {
+    /// The production adapters over one DynamoDB client.
+    pub fn dynamodb(config: &ReplierConfig, parts: ReplierParts) -> Result<Self, StartupError> {
+        Ok(Self {
+            comments: Arc::new(DynamoCommentStore::new(
+                parts.dynamodb.clone(),
+                &config.table_name,
+            )),
+            accounts: Arc::new(AccountStateStore::new(
+                parts.dynamodb,
+                &config.account_state_table_name,
+            )),
+            sender: Arc::new(GraphClient::from_config(config)?),
+            tokens: parts.tokens,
+            clock: parts.clock,
+        })
+    }
+}
+
+/// Everything an invocation needs, built once per cold start.
+#[derive(Debug)]
+pub struct Replier {
+    config: ReplierConfig,
+    policy: Policy,
+    ports: Ports,
+    last_invalidation: Mutex<Option<Instant>>,
+}
+
+impl Replier {
+    /// Production wiring: DynamoDB from the standard AWS configuration, tokens from the environment or Secrets
+    /// Manager (`SECRET_ARN`), the system clock. Fails the cold start on a missing token.
+    pub async fn from_config(config: ReplierConfig) -> Result<Self, StartupError> {
+        let sdk = load_sdk_config().await;
+        let tokens = CachedSecrets::load(
+            SecretSource::from_env(&sdk),
+            ReplierSecrets::KEYS,
+            ReplierSecrets::from_values,
+            config.secrets_ttl,
+        )
+        .await?;
+        let parts = ReplierParts {
+            dynamodb: aws_sdk_dynamodb::Client::new(&sdk),
+            tokens: Arc::new(tokens),
+            clock: Arc::new(SystemClock),
+        };
+        Self::from_parts(config, parts)
+    }
+
+    /// DynamoDB and the Graph API client as deployed, with the given tokens and clock.
+    pub fn from_parts(
+        mut config: ReplierConfig,
+        parts: ReplierParts,
+    ) -> Result<Self, StartupError> {
+        config.validate()?;
+        let ports = Ports::dynamodb(&config, parts)?;
+        Self::with_ports(config, ports)
+    }
+
+    /// Any ports.
+    pub fn with_ports(mut config: ReplierConfig, ports: Ports) -> Result<Self, StartupError> {
+        config.validate()?;
+        Ok(Self {
+            policy: Policy::from(&config),
+            config,
+            ports,
+            last_invalidation: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &ReplierConfig {
+        &self.config
+    }
+
+    /// The Lambda entry: a DynamoDB stream batch answers with its batch item failures; a scheduled
+    /// (EventBridge) event runs the sweep and answers with its summary.
+    pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        if event.get("Records").is_some_and(Value::is_array) {
+            let report = self.process_stream_event(&event).await;
+            report.counts.emit();
+            return Ok(serde_json::to_value(&report.response).unwrap_or_default());
+        }
+        let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
+            || event.get("source").and_then(Value::as_str) == Some("aws.events");
+        if scheduled {
+            let summary = self.sweep().await.map_err(HandlerError::Sweep)?;
+            if summary.errors > 0 {
+                return Err(HandlerError::SweepIncomplete(summary.errors));
+            }
+            return Ok(serde_json::to_value(summary).unwrap_or_default());
+        }
+        tracing::error!("ignoring an event of unknown shape");
+        Err(HandlerError::UnknownEvent)
+    }
+
+    /// A stream batch already parsed: processes it and writes the metrics line; the response names the
+    /// records to deliver again.
+    pub async fn handle_stream(&self, event: Event) -> DynamoDbEventResponse {
+        let report = self.process_records(event.records).await;
+        report.counts.emit();
+        report.response
+    }
+
+    /// Runs one retry sweep (the scheduled invocation).
+    pub async fn sweep(&self) -> Result<SweepSummary, StoreError> {
+        sweep::run(
+            self.ports.comments.as_ref(),
+            self.ports.clock.as_ref(),
+            &sweep::Settings::from(&self.config),
+        )
+        .await
+    }
+
+    /// A stream event as Lambda delivers it (JSON): the response for Lambda and what the batch did.
+    pub async fn process_stream_event(&self, event: &Value) -> BatchReport {
+        let (records, unparseable) = stream::parse_records(event);
+        let mut report = self.process_records(records).await;
+        report.counts.records_ignored += unparseable;
+        report
+    }
+
+    async fn process_records(&self, records: Vec<EventRecord>) -> BatchReport {
+        stream::process_batch(
+            records,
+            self.config.record_concurrency,
+            |comment| async move { self.process_comment(&comment).await },
+        )
+        .await
+    }
+
+    /// One comment, start to finish: read, decide, write, at each of the three points where the comment can
+    /// be settled (before the claim, after the budget, after the send).
+    pub async fn process_comment(
+        &self,
+        comment: &CommentRecord,
+    ) -> Result<RecordOutcome, RecordError> {
+        let now = self.ports.clock.now();
+        let id = comment.comment_id.as_str();
+        let account_id = comment.account_id.as_str();
+        if let Some(decision) = decide::closed_window(comment, now, &self.policy) {
+            return self.settle_unclaimed(comment, decision, now).await;
+        }
+        let account = self.ports.accounts.get(account_id).await?;
+        let secrets = self.ports.tokens.current().await;
+        let target = secrets.target_for(account_id);
+        let facts = Facts {
+            comment,
+            account: &account,
+            target: target.as_ref(),
+            text: self
+                .config
+                .reply_text
+                .render_checked(comment.commenter_username.as_deref()),
+        };
+        if let Err(too_long) = &facts.text {
+            tracing::error!(
+                comment_id = id,
+                bytes = too_long.0,
+                "the reply text is too long for this commenter"
+            );
+        }
+        let (text, target) = match decide::before_claim(facts, now, &self.policy, rand::random()) {
+            BeforeClaim::Claim { text, target } => (text, target),
+            BeforeClaim::Settle(decision) => {
+                log_hold(comment, &decision, target.as_ref());
+                return self.settle_unclaimed(comment, decision, now).await;
+            }
+        };
+
+        let claimed_until = now + delta(self.config.claim_timeout);
+        let Some(claim) = self.ports.comments.claim(id, now, claimed_until).await? else {
+            return Ok(RecordOutcome::DuplicateSkipped);
+        };
+        let (bucket, budget) = decide::budget_for(comment, &self.policy);
+        let grant = self
+            .ports
+            .accounts
+            .take_budget(account_id, bucket, budget, now)
+            .await;
+        match decide::after_budget(grant, &claim, comment, now, &self.policy, rand::random()) {
+            AfterBudget::Send => {}
+            AfterBudget::Settle(decision) => {
+                return self.settle_claimed(comment, &claim, decision, now).await;
+            }
+            AfterBudget::Release(decision, error) => {
+                log_infrastructure_error(id, &error);
+                return match self.settle_claimed(comment, &claim, decision, now).await {
+                    Ok(outcome) => Ok(outcome),
+                    Err(_) => Err(error.into()),
+                };
+            }
+            AfterBudget::Redeliver(error) => {
+                log_infrastructure_error(id, &error);
+                return Err(error.into());
+            }
+        }
+
+        let result = self.ports.sender.send(&target, id, &text).await;
+        let now = self.ports.clock.now();
+        let sent = Sent {
+            result: &result,
+            claim: &claim,
+            comment,
+            account: &account,
+            fingerprint: &target.fingerprint,
+        };
+        let decision = decide::after_send(&sent, now, &self.policy, rand::random());
+        self.settle_claimed(comment, &claim, decision, now).await
+    }
+
+    /// Writes a decision taken before any claim; losing the race to another invocation is not an error.
+    async fn settle_unclaimed(
+        &self,
+        comment: &CommentRecord,
+        decision: Decision,
+        now: DateTime<Utc>,
+    ) -> Result<RecordOutcome, RecordError> {
+        self.apply(comment, &decision.before, now).await;
+        let written = self
+            .ports
+            .comments
+            .transition(
+                comment.comment_id.as_str(),
+                Precondition::Pending,
+                &decision.transition,
+                now,
+            )
+            .await?;
+        self.apply(comment, &decision.after, now).await;
+        Ok(match written {
+            Written::Yes => decision.outcome,
+            Written::ConditionFailed => RecordOutcome::DuplicateSkipped,
+        })
+    }
+
+    /// Writes the decision under our claim.
+    async fn settle_claimed(
+        &self,
+        comment: &CommentRecord,
+        claim: &Claim,
+        decision: Decision,
+        now: DateTime<Utc>,
+    ) -> Result<RecordOutcome, RecordError> {
+        self.apply(comment, &decision.before, now).await;
+        let comment_id = comment.comment_id.as_str();
+        let written = self
+            .ports
+            .comments
+            .transition(
+                comment_id,
+                Precondition::Claimed(&claim.claim_id),
+                &decision.transition,
+                now,
+            )
+            .await?;
+        self.apply(comment, &decision.after, now).await;
+        Ok(match written {
+            Written::Yes => decision.outcome,
+            Written::ConditionFailed => {
+                tracing::warn!(
+                    comment_id,
+                    outcome = ?decision.outcome,
+                    "the claim was taken over before the outcome could be written"
+                );
+                RecordOutcome::ClaimLost
+            }
+        })
+    }
+
+    /// The ledger writes of a decision. Best effort: the comment's own state is what must be durable, and a
+    /// lost pause or token mark only costs a refused call later.
+    async fn apply(&self, comment: &CommentRecord, effects: &[Effect], now: DateTime<Utc>) {
+        let account_id = comment.account_id.as_str();
+        let comment_id = comment.comment_id.as_str();
+        for effect in effects {
+            match effect {
+                Effect::PauseAccount { until, code } => {
+                    tracing::warn!(account_id, code, paused_until = %format_time(*until), "Meta throttled or blocked the account; pausing it");
+                    if let Err(e) = self
+                        .ports
+                        .accounts
+                        .pause(account_id, *until, *code, now)
+                        .await
+                    {
+                        tracing::warn!(account_id, error = %e, "could not record the account pause");
+                    }
+                }
+                Effect::MarkTokenBad(fingerprint) => {
+                    tracing::error!(
+                        comment_id,
+                        account_id,
+                        token_fingerprint = %fingerprint,
+                        "Meta rejected the account's token (190); holding its comments until the token changes"
+                    );
+                    if let Err(e) = self
+                        .ports
+                        .accounts
+                        .mark_token_bad(account_id, fingerprint, now)
+                        .await
+                    {
+                        tracing::warn!(account_id, error = %e, "could not record the rejected token fingerprint");
+                    }
+                }
+                Effect::ClearBadToken(fingerprint) => {
+                    if let Err(e) = self
+                        .ports
+                        .accounts
+                        .clear_bad_token(account_id, fingerprint, now)
+                        .await
+                    {
+                        tracing::warn!(account_id, error = %e, "could not clear the rejected token fingerprint");
+                    }
+                }
+                Effect::RereadTokens => self.invalidate_tokens_throttled().await,
+            }
+        }
+    }
+
+    /// Asks the token source to re-read, at most once per [`TOKEN_INVALIDATION_INTERVAL`].
+    async fn invalidate_tokens_throttled(&self) {
+        let due = {
+            let mut last = self
+                .last_invalidation
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= TOKEN_INVALIDATION_INTERVAL);
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        };
+        if due {
+            self.ports.tokens.invalidate().await;
+        }
+    }
+}
+
+/// Says why a comment is held for its token before any call.
+fn log_hold(comment: &CommentRecord, decision: &Decision, target: Option<&SendTarget>) {
+    let comment_id = comment.comment_id.as_str();
+    let account_id = comment.account_id.as_str();
+    match &decision.transition.reason {
+        Some(StatusReason::NoTokenConfigured) => tracing::error!(
+            comment_id,
+            account_id,
+            "no token is configured for this account"
+        ),
+        Some(StatusReason::TokenInvalid) => tracing::warn!(
+            comment_id,
+            account_id,
+            token_fingerprint = %target.map(|t| t.fingerprint.as_str()).unwrap_or_default(),
+            "holding the comment: Meta rejected this account's current token"
+        ),
+        _ => {}
+    }
+}
+
+fn log_infrastructure_error(comment_id: &str, error: &StoreError) {
+    tracing::warn!(comment_id, error = %error, cause = %reply_core::telemetry::error_sources(error), "infrastructure error before sending");
+}
