@@ -122,6 +122,20 @@ impl AccountStateStore {
         )
     }
 
+    /// An update of the account's record, with `#updated`/`:now` (`updated_at`) defined.
+    fn account_update(
+        &self,
+        account_id: &str,
+        now: DateTime<Utc>,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(Self::account_key(account_id))))
+            .expression_attribute_names("#updated", attr::UPDATED_AT)
+            .expression_attribute_values(":now", s(&format_time(now)))
+    }
+
     fn key(pk: String) -> HashMap<String, AttributeValue> {
         HashMap::from([(attr::PK.to_owned(), AttributeValue::S(pk))])
     }
@@ -321,19 +335,14 @@ impl AccountLedger for AccountStateStore {
     ) -> Result<(), StoreError> {
         let until = format_time(until);
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(Self::account_key(account_id))))
+            .account_update(account_id, now)
             .update_expression("SET #until = :until, #code = :code, #updated = :now, #ttl = :ttl")
             .condition_expression("attribute_not_exists(#until) OR #until < :until")
             .expression_attribute_names("#until", attr::PAUSED_UNTIL)
             .expression_attribute_names("#code", attr::PAUSE_CODE)
-            .expression_attribute_names("#updated", attr::UPDATED_AT)
             .expression_attribute_names("#ttl", attr::EXPIRES_AT)
             .expression_attribute_values(":until", s(&until))
             .expression_attribute_values(":code", n(i64::from(code)))
-            .expression_attribute_values(":now", s(&format_time(now)))
             .expression_attribute_values(":ttl", n(now.timestamp() + ACCOUNT_RECORD_TTL_SECS))
             .send()
             .await;
@@ -350,17 +359,12 @@ impl AccountLedger for AccountStateStore {
         fingerprint: &TokenFingerprint,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(Self::account_key(account_id))))
+        self.account_update(account_id, now)
             .update_expression("SET #fp = :fp, #failed = :now, #updated = :now, #ttl = :ttl")
             .expression_attribute_names("#fp", attr::BAD_TOKEN_FINGERPRINT)
             .expression_attribute_names("#failed", attr::TOKEN_FAILED_AT)
-            .expression_attribute_names("#updated", attr::UPDATED_AT)
             .expression_attribute_names("#ttl", attr::EXPIRES_AT)
             .expression_attribute_values(":fp", s(fingerprint.as_str()))
-            .expression_attribute_values(":now", s(&format_time(now)))
             .expression_attribute_values(":ttl", n(now.timestamp() + ACCOUNT_RECORD_TTL_SECS))
             .send()
             .await
@@ -375,17 +379,12 @@ impl AccountLedger for AccountStateStore {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(Self::account_key(account_id))))
+            .account_update(account_id, now)
             .update_expression("SET #updated = :now REMOVE #fp, #failed")
             .condition_expression("#fp = :fp")
             .expression_attribute_names("#fp", attr::BAD_TOKEN_FINGERPRINT)
             .expression_attribute_names("#failed", attr::TOKEN_FAILED_AT)
-            .expression_attribute_names("#updated", attr::UPDATED_AT)
             .expression_attribute_values(":fp", s(fingerprint.as_str()))
-            .expression_attribute_values(":now", s(&format_time(now)))
             .send()
             .await;
         match result {

@@ -16,8 +16,7 @@ use crate::stream::{self, BatchReport};
 use crate::sweep::{self, SweepSummary};
 use crate::tokens::{ReplierSecrets, SendTarget, TokenSource};
 use crate::{HandlerError, StartupError};
-use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_lambda_events::event::dynamodb::EventRecord;
 use chrono::{DateTime, Utc};
 use reply_core::clock::{Clock, SystemClock};
 use reply_core::comment::{CommentRecord, format_time};
@@ -145,14 +144,6 @@ impl Replier {
         Err(HandlerError::UnknownEvent)
     }
 
-    /// A stream batch already parsed: processes it and writes the metrics line; the response names the
-    /// records to deliver again.
-    pub async fn handle_stream(&self, event: Event) -> DynamoDbEventResponse {
-        let report = self.process_records(event.records).await;
-        report.counts.emit();
-        report.response
-    }
-
     /// Runs one retry sweep (the scheduled invocation).
     pub async fn sweep(&self) -> Result<SweepSummary, StoreError> {
         sweep::run(
@@ -267,22 +258,8 @@ impl Replier {
         decision: Decision,
         now: DateTime<Utc>,
     ) -> Result<RecordOutcome, RecordError> {
-        self.apply(comment, &decision.before, now).await;
-        let written = self
-            .ports
-            .comments
-            .transition(
-                comment.comment_id.as_str(),
-                Precondition::Pending,
-                &decision.transition,
-                now,
-            )
-            .await?;
-        self.apply(comment, &decision.after, now).await;
-        Ok(match written {
-            Written::Yes => decision.outcome,
-            Written::ConditionFailed => RecordOutcome::DuplicateSkipped,
-        })
+        self.settle(comment, Precondition::Pending, decision, now)
+            .await
     }
 
     /// Writes the decision under our claim.
@@ -293,22 +270,34 @@ impl Replier {
         decision: Decision,
         now: DateTime<Utc>,
     ) -> Result<RecordOutcome, RecordError> {
+        self.settle(
+            comment,
+            Precondition::Claimed(&claim.claim_id),
+            decision,
+            now,
+        )
+        .await
+    }
+
+    /// The decision's ledger writes around its transition, written under `precondition`.
+    async fn settle(
+        &self,
+        comment: &CommentRecord,
+        precondition: Precondition<'_>,
+        decision: Decision,
+        now: DateTime<Utc>,
+    ) -> Result<RecordOutcome, RecordError> {
         self.apply(comment, &decision.before, now).await;
         let comment_id = comment.comment_id.as_str();
         let written = self
             .ports
             .comments
-            .transition(
-                comment_id,
-                Precondition::Claimed(&claim.claim_id),
-                &decision.transition,
-                now,
-            )
+            .transition(comment_id, precondition, &decision.transition, now)
             .await?;
         self.apply(comment, &decision.after, now).await;
-        Ok(match written {
-            Written::Yes => decision.outcome,
-            Written::ConditionFailed => {
+        Ok(match (written, precondition) {
+            (Written::Yes, _) => decision.outcome,
+            (Written::ConditionFailed, Precondition::Claimed(_)) => {
                 tracing::warn!(
                     comment_id,
                     outcome = ?decision.outcome,
@@ -316,6 +305,7 @@ impl Replier {
                 );
                 RecordOutcome::ClaimLost
             }
+            (Written::ConditionFailed, _) => RecordOutcome::DuplicateSkipped,
         })
     }
 

@@ -86,6 +86,28 @@ mod tests {
     }
 
     #[test]
+    fn all_lists_every_status_once_in_lifecycle_order() {
+        // A new status fails to compile here until it gets its place, then fails until ALL lists it.
+        fn place(status: CommentStatus) -> usize {
+            use CommentStatus::*;
+            match status {
+                Pending => 0,
+                Sending => 1,
+                Replied => 2,
+                Retry => 3,
+                TokenInvalid => 4,
+                Failed => 5,
+                Expired => 6,
+                Skipped => 7,
+            }
+        }
+        assert_eq!(CommentStatus::ALL.len(), 8);
+        for (i, status) in CommentStatus::ALL.into_iter().enumerate() {
+            assert_eq!(place(status), i, "{status}");
+        }
+    }
+
+    #[test]
     fn every_status_reads_back_from_its_word() {
         for s in CommentStatus::ALL {
             assert_eq!(CommentStatus::from_word(s.as_str()), Some(s));

@@ -9,21 +9,9 @@ use reply_core::{CommentSource, REPLY_WINDOW};
 
 const ACCOUNT: &str = "17841401906857599";
 
+/// Meta's documented limits and windows (the deployed defaults).
 fn policy() -> Policy {
-    Policy {
-        expiry_margin: Duration::from_secs(600),
-        retry_base: Duration::from_secs(60),
-        retry_max: Duration::from_secs(21_600),
-        token_recheck: Duration::from_secs(300),
-        posts_budget: Budget {
-            limit: 750,
-            window: Duration::from_secs(3600),
-        },
-        live_budget: Budget {
-            limit: 100,
-            window: Duration::from_secs(1),
-        },
-    }
+    Policy::from(&ReplierConfig::default())
 }
 
 fn now() -> DateTime<Utc> {
