@@ -3,7 +3,12 @@
 //! from the project's usual environment variables (or flags), AWS access from the standard AWS configuration.
 //!
 //! Results go to stdout (tables, or JSON with `--json`); errors go to stderr with what to do next, and the
-//! exit code is 1. Each command lives in its own module under [`commands`].
+//! exit code is 1.
+//!
+//! Module map: [`cli`] (the arguments), [`commands`] (one module per subcommand), [`config`] (URLs and secrets
+//! by where the command points), [`dynamo`] (reaching the comments table, through `reply_core`'s adapter for
+//! writes), [`items`] (reading items for display), [`output`] (tables, JSON, colour), [`age`] (relative
+//! times), [`failure`] (what went wrong and what to do next).
 
 mod age;
 mod cli;

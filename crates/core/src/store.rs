@@ -1,7 +1,7 @@
 //! The comments table, as ports: [`CommentStore`] is what the webhook needs ("insert unless present"), and
 //! [`CommentTable`] adds the lifecycle's moves that the replier, its sweep and `replyctl retry` make (claim,
 //! transition, the due page of the `retry_due` index, an operator's requeue). The traits keep handlers
-//! testable; the DynamoDB details live in one adapter ([`dynamo`], expressions in [`expression`]).
+//! testable; the DynamoDB details live in one adapter ([`dynamo`], with its expressions in `expression`).
 
 pub mod dynamo;
 mod expression;

@@ -5,8 +5,12 @@
 //! `GRAPH_API_URL` points elsewhere, a timer plays the EventBridge sweep schedule, and the webhook is served
 //! over HTTP through [`http_adapter`]. Everything else is the production code: `WebhookApp::handle`, and
 //! `Replier::handle`, the replier's Lambda entry, which gets the stream's batches and the schedule's events as
-//! the JSON Lambda delivers. The `local-stack` binary and the end-to-end tests both start
-//! it through [`Stack::start`].
+//! the JSON Lambda delivers. The `local-stack` binary and the end-to-end tests both start it through
+//! [`Stack::start`].
+//!
+//! Module map: this file holds [`Stack`] (start, the stream runner, stop); [`settings`] builds every
+//! component's configuration from the environment; [`http_adapter`] turns local HTTP requests into the
+//! requests API Gateway gives the webhook; [`demo`] is what the binary shows a person.
 
 pub mod demo;
 pub mod http_adapter;

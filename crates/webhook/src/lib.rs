@@ -3,8 +3,13 @@
 //! A POST is answered `200` only once every comment in it is durably stored, so Meta redelivers anything we
 //! could not store; storing is a conditional put on the comment ID, so redeliveries are harmless. The order of
 //! checks is deliberate: size, then signature, and only then is the body parsed or anything stored.
+//!
+//! Module map: this file holds [`WebhookApp`] (the handler, wired to ports: secrets, the comment store and the
+//! clock) and its metrics; [`config`] reads the environment; `tests` runs the handler with fake stores
+//! (`tests/store_dynamodb.rs` runs it on DynamoDB Local). The parser, signature check and store adapter are in
+//! `reply_core`.
 
-mod config;
+pub mod config;
 
 pub use config::WebhookConfig;
 

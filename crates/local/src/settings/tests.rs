@@ -44,6 +44,7 @@ fn probe(name: &str) -> Option<Probe> {
         "WRITE_CONCURRENCY" => ("8", |s| s.webhook.write_concurrency.to_string()),
         "WEBHOOK_PORT" => ("3999", |s| s.webhook_port.to_string()),
         "DYNAMODB_PORT" => ("8999", |s| format!("{:?}", s.dynamodb)),
+        "SIM_PORT" => ("9123", |s| s.sim_port.to_string()),
         "AWS_ENDPOINT_URL_DYNAMODB" => ("http://127.0.0.1:8123", |s| format!("{:?}", s.dynamodb)),
         "SWEEP_INTERVAL_SECS" => ("1", |s| format!("{:?}", s.sweep_interval)),
         "SEND_SAMPLE" => ("0", |s| s.send_sample.to_string()),
