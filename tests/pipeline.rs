@@ -21,7 +21,9 @@ const ACCOUNT_3: &str = "17841400000000103";
 fn quick_claims(c: &mut ReplierConfig) {
     c.http_timeout = Duration::from_secs(1);
     c.http_connect_timeout = Duration::from_secs(1);
-    c.claim_timeout = Duration::from_secs(2);
+    c.dynamodb_timeout = Duration::from_secs(2);
+    // Just over the longest a live claim is held (4 DynamoDB requests, the call and the clock allowance).
+    c.claim_timeout = Duration::from_secs(12);
     c.retry_max = Duration::from_secs(2);
 }
 
@@ -244,7 +246,7 @@ async fn a_send_whose_answer_never_arrives_is_recorded_as_replied_without_a_seco
 fn patient_requests(c: &mut ReplierConfig) {
     quick_claims(c);
     c.http_timeout = Duration::from_secs(2);
-    c.claim_timeout = Duration::from_secs(3);
+    c.claim_timeout = Duration::from_secs(13);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,7 +283,7 @@ async fn a_replier_killed_between_send_and_record_still_ends_with_one_reply() {
     // the sweep takes the claim once it goes stale and the retry learns from Meta that the reply is there.
     t.stack.start_runner().await.unwrap();
     let item = t
-        .wait_for(&id, &["REPLIED"], Duration::from_secs(20))
+        .wait_for(&id, &["REPLIED"], Duration::from_secs(30))
         .await
         .unwrap();
     assert_eq!(b(&item, "confirmed"), Some(false), "{item:?}");

@@ -27,12 +27,15 @@ pub struct Fault {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FaultKind {
-    /// Answer `status` without processing. `body`: a JSON value is sent as JSON, a string as plain text; absent =
-    /// Meta's `code 2` transient JSON for 500, the plain reason phrase for other 5xx, `code 1` JSON otherwise.
+    /// Answer `status`. `body`: a JSON value is sent as JSON, a string as plain text; absent = Meta's `code 2`
+    /// transient JSON for 500, the plain reason phrase for other 5xx, `code 1` JSON otherwise. `process: true`:
+    /// the reply is processed first (sent if it can be), as Meta sometimes does before answering 5xx.
     HttpStatus {
         status: u16,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         body: Option<Value>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        process: bool,
     },
     /// Wait `ms` before answering. `deliver: true`: the reply is processed (and recorded if it succeeds) before
     /// the wait, so a client that times out has still sent it. `deliver: false`: nothing is processed and the
@@ -100,7 +103,20 @@ impl Fault {
     }
 
     pub fn http_status(status: u16) -> Self {
-        Self::new(FaultKind::HttpStatus { status, body: None })
+        Self::new(FaultKind::HttpStatus {
+            status,
+            body: None,
+            process: false,
+        })
+    }
+
+    /// `status` after the reply was processed: it went out, but the answer says it failed.
+    pub fn http_status_after_processing(status: u16) -> Self {
+        Self::new(FaultKind::HttpStatus {
+            status,
+            body: None,
+            process: true,
+        })
     }
 
     pub fn delay(wait: Duration, deliver: bool) -> Self {

@@ -110,8 +110,18 @@ impl State {
     ) -> Answer {
         let now = self.now();
         let answer = match fault {
-            Some(FaultKind::HttpStatus { status, body }) => {
-                Answer::http_status(*status, body.as_ref())
+            Some(FaultKind::HttpStatus {
+                status,
+                body,
+                process,
+            }) => {
+                let delivered = process
+                    .then(|| self.decide(cfg, call, fault, now).message_id)
+                    .flatten();
+                Answer {
+                    message_id: delivered,
+                    ..Answer::http_status(*status, body.as_ref())
+                }
             }
             Some(FaultKind::Delay { deliver: false, .. }) => {
                 let mut e = GraphError::new(2, None);
@@ -449,11 +459,29 @@ mod tests {
                 f,
                 Some(FaultKind::HttpStatus {
                     status: 503,
-                    body: None
+                    body: None,
+                    process: false,
                 })
             );
         }
         assert_eq!(s.take_fault(&c), None);
+    }
+
+    #[test]
+    fn a_5xx_after_processing_delivers_the_reply_and_a_second_one_is_refused() {
+        let s = sim();
+        s.inject(Fault::http_status_after_processing(502).once());
+        let c = call("c1", "hi");
+        let fault = s.take_fault(&c);
+        let first = s.respond(&c, fault.as_ref());
+        assert_eq!(first.status, 502);
+        assert_eq!(s.reply_count_for("c1"), 1, "the reply went out");
+        assert!(s.log()[0].message_id.is_some());
+        assert_eq!(
+            codes(&reply(&s, "c1", "hi")),
+            (400, Some(100), Some(2_534_025))
+        );
+        assert_eq!(s.reply_count_for("c1"), 1);
     }
 
     #[test]

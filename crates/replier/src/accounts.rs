@@ -96,6 +96,8 @@ pub struct AccountStateStore {
     client: Client,
     table: String,
     closed: Arc<Mutex<ClosedSlots>>,
+    /// The budget read (with its own retries of unprocessed keys) counts as one request of this length.
+    request_timeout: std::time::Duration,
 }
 
 impl AccountStateStore {
@@ -104,7 +106,14 @@ impl AccountStateStore {
             client,
             table: table.into(),
             closed: Arc::default(),
+            request_timeout: reply_core::store::dynamo::DEFAULT_REQUEST_TIMEOUT,
         }
+    }
+
+    /// Bounds the budget read, retries of unprocessed keys included, to `timeout`.
+    pub fn with_request_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     pub fn table(&self) -> &str {
@@ -210,6 +219,33 @@ impl AccountStateStore {
         let keys: Vec<String> = (index - k..index)
             .map(|i| Self::budget_key(account_id, bucket, slot_ms, i))
             .collect();
+        let found = tokio::time::timeout(self.request_timeout, self.read_calls(&keys))
+            .await
+            .map_err(|_| {
+                StoreError::other(
+                    "reading the account's call budget",
+                    anyhow::anyhow!("no answer within {:?}", self.request_timeout),
+                )
+            })??;
+        let calls: Vec<u64> = keys
+            .iter()
+            .map(|k| found.get(k).copied().unwrap_or(0))
+            .collect();
+        let slot_end = budget::slot_start(index.saturating_add(1), slot_ms);
+        let mut cache = self.cache();
+        cache.retain(|_, c| c.slot_end > now);
+        cache.insert(
+            cache_key,
+            ClosedCalls {
+                slot_end,
+                calls: calls.clone(),
+            },
+        );
+        Ok(calls)
+    }
+
+    /// The `calls` of these budget keys (absent keys are absent), read consistently, retrying unprocessed keys.
+    async fn read_calls(&self, keys: &[String]) -> Result<HashMap<String, u64>, StoreError> {
         let mut found: HashMap<String, u64> = HashMap::new();
         let mut pending: Vec<HashMap<String, AttributeValue>> =
             keys.iter().map(|k| Self::key(k.clone())).collect();
@@ -264,21 +300,7 @@ impl AccountStateStore {
                 anyhow::anyhow!("{} keys left unprocessed", pending.len()),
             ));
         }
-        let calls: Vec<u64> = keys
-            .iter()
-            .map(|k| found.get(k).copied().unwrap_or(0))
-            .collect();
-        let slot_end = budget::slot_start(index.saturating_add(1), slot_ms);
-        let mut cache = self.cache();
-        cache.retain(|_, c| c.slot_end > now);
-        cache.insert(
-            cache_key,
-            ClosedCalls {
-                slot_end,
-                calls: calls.clone(),
-            },
-        );
-        Ok(calls)
+        Ok(found)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, ClosedSlots> {

@@ -57,7 +57,7 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
         } => retry(
             StatusReason::Http(*status),
             None,
-            false,
+            processed_maybe(*status, None),
             usage.regain_after(),
         ),
         SendResult::Refused {
@@ -71,7 +71,13 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
                     .filter(|m| *m > 0)
                     .map(|m| Duration::from_secs(u64::from(m) * 60));
                 let regain = from_error.max(usage.regain_after());
-                retry(StatusReason::MetaError(error.code), pause, false, regain)
+                let ambiguous = processed_maybe(*status, Some(error.code));
+                retry(
+                    StatusReason::MetaError(error.code),
+                    pause,
+                    ambiguous,
+                    regain,
+                )
             }
             ErrorClass::TokenInvalid => Disposition::TokenInvalid,
             ErrorClass::OutsideWindow => Disposition::Expired,
@@ -86,6 +92,13 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
             ErrorClass::Permanent { reason } => Disposition::Failed { reason },
         },
     }
+}
+
+/// Whether Meta may have processed the reply although it answered with an error: a 5xx, or the generic
+/// "unknown"/"service" codes `1` and `2`, can come after the message was sent. Such an attempt is ambiguous,
+/// like a lost answer, so a later "already replied" is read as the reply it probably was.
+fn processed_maybe(http_status: u16, code: Option<u32>) -> bool {
+    http_status >= 500 || matches!(code, Some(1 | 2))
 }
 
 fn retry(
@@ -256,7 +269,7 @@ mod tests {
         };
         assert_eq!(
             retry_reason(&classify(&no_body, false)),
-            Some(("http_503".into(), None, false))
+            Some(("http_503".into(), None, true))
         );
         let timeout = SendResult::Ambiguous {
             reason: StatusReason::Timeout,
@@ -274,7 +287,7 @@ mod tests {
         );
         assert_eq!(
             retry_reason(&classify(&refused_500_code_2(), false)),
-            Some(("meta_error_2".into(), None, false))
+            Some(("meta_error_2".into(), None, true))
         );
     }
 
@@ -284,6 +297,31 @@ mod tests {
             error: Some(error(2, None)),
             usage: Usage::default(),
         }
+    }
+
+    #[test]
+    fn a_refusal_meta_may_have_processed_is_ambiguous_and_a_plain_4xx_is_not() {
+        let ambiguous = |result: &SendResult| match classify(result, false) {
+            Disposition::Retry { ambiguous, .. } => ambiguous,
+            other => panic!("{other:?}"),
+        };
+        let refused_with = |status: u16, code: u32| SendResult::Refused {
+            status,
+            error: Some(error(code, None)),
+            usage: Usage::default(),
+        };
+        assert!(ambiguous(&refused_with(400, 1)));
+        assert!(ambiguous(&refused_with(400, 2)));
+        assert!(ambiguous(&refused_with(502, 4)));
+        assert!(!ambiguous(&refused_with(400, 4)));
+        assert!(!ambiguous(&refused_with(400, 613)));
+        let no_body = |status| SendResult::Refused {
+            status,
+            error: None,
+            usage: Usage::default(),
+        };
+        assert!(ambiguous(&no_body(500)));
+        assert!(!ambiguous(&no_body(404)));
     }
 
     #[test]

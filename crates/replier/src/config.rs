@@ -8,6 +8,11 @@ use std::time::Duration;
 
 pub const DEFAULT_GRAPH_API_URL: &str = "https://graph.instagram.com";
 pub const DEFAULT_GRAPH_API_VERSION: &str = "v25.0";
+/// DynamoDB requests an invocation may make between its claim and its outcome (see
+/// [`ReplierConfig::longest_after_claim`]).
+pub const AFTER_CLAIM_REQUESTS: u32 = 4;
+/// How far apart two instances' clocks may be for a claim's expiry.
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(2);
 
 /// A per-account call budget: at most `limit` calls in any sliding window of `window` (counted in slots, see
 /// [`crate::accounts`]).
@@ -46,9 +51,12 @@ pub struct ReplierConfig {
     pub retry_max: Duration,
     /// `TOKEN_RECHECK_SECS` (300): how long a comment waits after its account's token was rejected.
     pub token_recheck: Duration,
-    /// `CLAIM_TIMEOUT_SECS` (default 120, at least three HTTP timeouts): after this a claim is stale and the
-    /// sweep hands the comment to another invocation.
+    /// `CLAIM_TIMEOUT_SECS` (default 120): after this a claim is stale and the sweep hands the comment to another
+    /// invocation. It must be longer than [`ReplierConfig::longest_after_claim`], so a live claim is never
+    /// taken over.
     pub claim_timeout: Duration,
+    /// `DYNAMODB_TIMEOUT_SECS` (4): the longest one DynamoDB request may take, SDK retries included.
+    pub dynamodb_timeout: Duration,
     /// `RECORD_CONCURRENCY` (8): comments processed at once per invocation (stream batch or sweep).
     pub record_concurrency: usize,
     /// `SWEEP_MAX_ITEMS` (1000): due comments handled per sweep run; the rest wait for the next run.
@@ -85,6 +93,7 @@ impl Default for ReplierConfig {
             retry_max: Duration::from_secs(21_600),
             token_recheck: Duration::from_secs(300),
             claim_timeout: Duration::from_secs(120),
+            dynamodb_timeout: reply_core::store::dynamo::DEFAULT_REQUEST_TIMEOUT,
             record_concurrency: 8,
             sweep_max_items: 1000,
             secrets_ttl: Duration::from_secs(300),
@@ -113,6 +122,7 @@ impl ReplierConfig {
         "RETRY_MAX_SECS",
         "TOKEN_RECHECK_SECS",
         "CLAIM_TIMEOUT_SECS",
+        "DYNAMODB_TIMEOUT_SECS",
         "RECORD_CONCURRENCY",
         "SWEEP_MAX_ITEMS",
         "SECRETS_TTL_SECS",
@@ -169,9 +179,13 @@ impl ReplierConfig {
         env.set_secs(&mut self.retry_base, "RETRY_BASE_SECS")?;
         env.set_secs(&mut self.retry_max, "RETRY_MAX_SECS")?;
         env.set_secs(&mut self.token_recheck, "TOKEN_RECHECK_SECS")?;
+        env.set_secs(&mut self.dynamodb_timeout, "DYNAMODB_TIMEOUT_SECS")?;
         if env.parse::<u64>("CLAIM_TIMEOUT_SECS")?.is_none() {
-            // A claim must outlive a few requests, whatever the timeout.
-            self.claim_timeout = self.claim_timeout.max(self.http_timeout * 3);
+            // A claim must outlive a few requests, whatever the timeouts.
+            self.claim_timeout = self
+                .claim_timeout
+                .max(self.http_timeout * 3)
+                .max(self.longest_after_claim() + Duration::from_secs(10));
         }
         env.set_secs(&mut self.claim_timeout, "CLAIM_TIMEOUT_SECS")?;
         env.set(&mut self.record_concurrency, "RECORD_CONCURRENCY")?;
@@ -195,6 +209,13 @@ impl ReplierConfig {
         }
     }
 
+    /// The longest an invocation can hold a claim before its outcome is written: the budget (a read and a
+    /// write), the call to Meta, an account write (pause or rejected token) and the outcome write, each bounded by
+    /// its timeout, plus [`CLOCK_SKEW_ALLOWANCE`] between the instance and the sweep.
+    pub fn longest_after_claim(&self) -> Duration {
+        self.dynamodb_timeout * AFTER_CLAIM_REQUESTS + self.http_timeout + CLOCK_SKEW_ALLOWANCE
+    }
+
     /// Checks the values that could make the replier misbehave rather than fail, and normalises the URL.
     pub fn validate(&mut self) -> Result<(), ConfigError> {
         let invalid = |name: &'static str, reason: String| ConfigError::Invalid { name, reason };
@@ -204,6 +225,15 @@ impl ReplierConfig {
                 format!("{:?} is not an http(s) URL", self.graph_api_url),
             )
         })?;
+        if !is_safe_for_tokens(&self.graph_api_url) {
+            return Err(invalid(
+                "GRAPH_API_URL",
+                format!(
+                    "{:?} must be https (http only to this machine): the token is sent with every reply",
+                    self.graph_api_url
+                ),
+            ));
+        }
         if !is_version(&self.graph_api_version) {
             return Err(invalid(
                 "GRAPH_API_VERSION",
@@ -241,16 +271,50 @@ impl ReplierConfig {
                 "must be at least 1 and not larger than RETRY_MAX_SECS".into(),
             ));
         }
-        if self.claim_timeout <= self.http_timeout {
+        if self.dynamodb_timeout.is_zero() {
+            return Err(invalid(
+                "DYNAMODB_TIMEOUT_SECS",
+                "must be at least 1".into(),
+            ));
+        }
+        let longest = self.longest_after_claim();
+        if self.claim_timeout <= longest {
             return Err(invalid(
                 "CLAIM_TIMEOUT_SECS",
-                "must be longer than HTTP_TIMEOUT_SECS, or a live claim could be taken over".into(),
+                format!(
+                    "must be longer than {} s, the longest an invocation can hold a claim (HTTP_TIMEOUT_SECS, \
+                     {AFTER_CLAIM_REQUESTS} DynamoDB requests of DYNAMODB_TIMEOUT_SECS and {} s for clocks), or a \
+                     live claim could be taken over",
+                    longest.as_secs_f64(),
+                    CLOCK_SKEW_ALLOWANCE.as_secs()
+                ),
             ));
         }
         self.record_concurrency = self.record_concurrency.max(1);
         self.sweep_max_items = self.sweep_max_items.max(1);
         Ok(())
     }
+}
+
+/// A base URL a token may be sent to: `https`, or `http` only to this machine (the simulator in tests and the
+/// local stack), so a token never crosses a network in clear.
+pub(crate) fn is_safe_for_tokens(base_url: &str) -> bool {
+    if base_url.starts_with("https://") {
+        return true;
+    }
+    let Some(rest) = base_url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split('/').next().unwrap_or_default();
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `https://host[:port][/prefix]` without a trailing slash, or `None` when it is not an http(s) URL.
@@ -308,7 +372,8 @@ mod tests {
             ("RETRY_BASE_SECS", "2"),
             ("RETRY_MAX_SECS", "30"),
             ("TOKEN_RECHECK_SECS", "9"),
-            ("CLAIM_TIMEOUT_SECS", "15"),
+            ("CLAIM_TIMEOUT_SECS", "25"),
+            ("DYNAMODB_TIMEOUT_SECS", "3"),
             ("RECORD_CONCURRENCY", "3"),
             ("SWEEP_MAX_ITEMS", "50"),
             ("SECRETS_TTL_SECS", "7"),
@@ -370,10 +435,11 @@ mod tests {
         );
         assert_eq!(
             (c.token_recheck, c.claim_timeout),
-            (Duration::from_secs(9), Duration::from_secs(15))
+            (Duration::from_secs(9), Duration::from_secs(25))
         );
         assert_eq!((c.record_concurrency, c.sweep_max_items), (3, 50));
         assert_eq!(c.secrets_ttl, Duration::from_secs(7));
+        assert_eq!(c.dynamodb_timeout, Duration::from_secs(3));
         assert_ne!(c.posts_budget, d.posts_budget);
     }
 
@@ -400,6 +466,23 @@ mod tests {
     }
 
     #[test]
+    fn the_claim_must_outlast_every_request_after_it() {
+        let env = Env::from_pairs([("HTTP_TIMEOUT_SECS", "3"), ("CLAIM_TIMEOUT_SECS", "30")]);
+        assert!(ReplierConfig::default().overlay(&env).is_ok());
+        let env = Env::from_pairs([("HTTP_TIMEOUT_SECS", "3"), ("CLAIM_TIMEOUT_SECS", "20")]);
+        match ReplierConfig::default().overlay(&env) {
+            Err(ConfigError::Invalid { name, reason }) => {
+                assert_eq!(name, "CLAIM_TIMEOUT_SECS");
+                assert!(reason.contains("21 s"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let c =
+            ReplierConfig::default().overlay(&Env::from_pairs([("DYNAMODB_TIMEOUT_SECS", "30")]));
+        assert!(c.unwrap().claim_timeout > Duration::from_secs(132));
+    }
+
+    #[test]
     fn a_longer_http_timeout_lengthens_the_default_claim() {
         let env = Env::from_pairs([("HTTP_TIMEOUT_SECS", "60")]);
         let c = ReplierConfig::default().overlay(&env).unwrap();
@@ -419,6 +502,35 @@ mod tests {
         assert_eq!(normalise_base_url("graph.instagram.com"), None);
         assert_eq!(normalise_base_url("https://"), None);
         assert_eq!(normalise_base_url("https://a b"), None);
+    }
+
+    #[test]
+    fn tokens_go_only_to_https_hosts_or_to_this_machine() {
+        for safe in [
+            "https://graph.instagram.com",
+            "http://127.0.0.1:9000",
+            "http://localhost:8080/x",
+            "http://[::1]:9",
+        ] {
+            assert!(is_safe_for_tokens(safe), "{safe}");
+        }
+        for unsafe_url in [
+            "http://graph.facebook.com",
+            "http://10.0.0.5:80",
+            "http://127.0.0.1.evil.com",
+            "ftp://x",
+        ] {
+            assert!(!is_safe_for_tokens(unsafe_url), "{unsafe_url}");
+        }
+        let mut c = config();
+        c.graph_api_url = "http://graph.instagram.com".into();
+        assert!(matches!(
+            c.validate(),
+            Err(ConfigError::Invalid {
+                name: "GRAPH_API_URL",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -23,6 +23,11 @@ use reply_core::lifecycle::{
 use reply_core::store::StoreError;
 use std::time::Duration;
 
+/// A 4xx answer without a Graph API error body is retried this many attempts, then the comment fails: it is
+/// not Meta refusing the comment (that would say why), but something between us and Meta (a wrong host or
+/// proxy) that retrying for 7 days would not fix.
+pub const UNREADABLE_4XX_ATTEMPTS: u32 = 3;
+
 /// The settings decisions depend on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
@@ -303,6 +308,13 @@ pub fn after_send(sent: &Sent<'_>, now: DateTime<Utc>, policy: &Policy, fraction
             decision
                 .before(Effect::MarkTokenBad(fingerprint.clone()))
                 .before(Effect::RereadTokens)
+        }
+        Disposition::Retry {
+            reason: StatusReason::Http(status),
+            ambiguous: false,
+            ..
+        } if (400..500).contains(&status) && claim.attempts >= UNREADABLE_4XX_ATTEMPTS => {
+            failed(StatusReason::Http(status), Some(errors))
         }
         Disposition::Retry {
             reason,

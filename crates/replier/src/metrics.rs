@@ -18,6 +18,8 @@ pub struct BatchCounts {
     pub failed_messaging_disabled: u64,
     pub failed_already_replied: u64,
     pub failed_text_too_long: u64,
+    /// Meta kept answering a 4xx without a Graph API error body (a wrong host or proxy, most likely).
+    pub failed_unreadable_answer: u64,
     pub failed_other: u64,
     pub replies_expired: u64,
     pub replies_retried: u64,
@@ -49,6 +51,7 @@ impl BatchCounts {
                     StatusReason::MessagingDisabled => self.failed_messaging_disabled += 1,
                     StatusReason::AlreadyRepliedOrIneligible => self.failed_already_replied += 1,
                     StatusReason::ReplyTextTooLong => self.failed_text_too_long += 1,
+                    StatusReason::Http(_) => self.failed_unreadable_answer += 1,
                     _ => self.failed_other += 1,
                 }
             }
@@ -75,7 +78,7 @@ impl BatchCounts {
     }
 
     /// The counts as the EMF metrics the dashboard and alarms read.
-    pub fn metrics(&self) -> [(&'static str, u64); 17] {
+    pub fn metrics(&self) -> [(&'static str, u64); 18] {
         [
             ("RepliesSent", self.replies_sent),
             ("RepliesUnconfirmed", self.replies_unconfirmed),
@@ -84,6 +87,7 @@ impl BatchCounts {
             ("FailedMessagingDisabled", self.failed_messaging_disabled),
             ("FailedAlreadyReplied", self.failed_already_replied),
             ("FailedTextTooLong", self.failed_text_too_long),
+            ("FailedUnreadableAnswer", self.failed_unreadable_answer),
             ("FailedOther", self.failed_other),
             ("RepliesExpired", self.replies_expired),
             ("RepliesRetried", self.replies_retried),

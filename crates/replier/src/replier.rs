@@ -22,7 +22,7 @@ use reply_core::clock::{Clock, SystemClock};
 use reply_core::comment::{CommentRecord, format_time};
 use reply_core::lifecycle::{Claim, Precondition, StatusReason, Written};
 use reply_core::secrets::{CachedSecrets, SecretSource};
-use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config};
+use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config, with_request_timeout};
 use reply_core::store::{CommentTable, StoreError};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
@@ -52,16 +52,19 @@ pub struct Ports {
 
 impl Ports {
     /// The production adapters over one DynamoDB client.
+    /// Every request of `parts.dynamodb` is bounded by `DYNAMODB_TIMEOUT_SECS`, which the claim timeout is
+    /// validated against.
     pub fn dynamodb(config: &ReplierConfig, parts: ReplierParts) -> Result<Self, StartupError> {
+        let dynamodb = with_request_timeout(&parts.dynamodb, config.dynamodb_timeout);
         Ok(Self {
             comments: Arc::new(DynamoCommentStore::new(
-                parts.dynamodb.clone(),
+                dynamodb.clone(),
                 &config.table_name,
             )),
-            accounts: Arc::new(AccountStateStore::new(
-                parts.dynamodb,
-                &config.account_state_table_name,
-            )),
+            accounts: Arc::new(
+                AccountStateStore::new(dynamodb, &config.account_state_table_name)
+                    .with_request_timeout(config.dynamodb_timeout),
+            ),
             sender: Arc::new(GraphClient::from_config(config)?),
             tokens: parts.tokens,
             clock: parts.clock,
@@ -214,6 +217,9 @@ impl Replier {
         let Some(claim) = self.ports.comments.claim(id, now, claimed_until).await? else {
             return Ok(RecordOutcome::DuplicateSkipped);
         };
+        // The claim took time: a budget slot must be taken at the time it is spent in, or this instance could
+        // spend a slot that the others already count as closed.
+        let now = self.ports.clock.now();
         let (bucket, budget) = decide::budget_for(comment, &self.policy);
         let grant = self
             .ports

@@ -169,10 +169,16 @@ impl ReplierSecrets {
                     .map(str::trim)
                     .filter(|h| !h.is_empty())
                 {
-                    Some(h) => Some(
-                        crate::config::normalise_base_url(h)
-                            .ok_or_else(|| at("host is not an http(s) URL"))?,
-                    ),
+                    Some(h) => {
+                        let host = crate::config::normalise_base_url(h)
+                            .ok_or_else(|| at("host is not an http(s) URL"))?;
+                        if !crate::config::is_safe_for_tokens(&host) {
+                            return Err(at(
+                                "host must be https (http only to this machine): the token is sent to it",
+                            ));
+                        }
+                        Some(host)
+                    }
                     None => None,
                 };
                 let page_id = entry
@@ -291,6 +297,27 @@ mod tests {
 
     fn parse(token: Option<&str>, accounts: Option<&str>) -> Result<ReplierSecrets, ConfigError> {
         ReplierSecrets::parse(token, accounts)
+    }
+
+    #[test]
+    fn an_account_host_that_would_send_its_token_in_clear_is_refused() {
+        let refused = ReplierSecrets::parse(
+            None,
+            Some(r#"{"111": {"token": "EAAGpage", "host": "http://graph.facebook.com"}}"#),
+        );
+        let message = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("must be https"), "{message}");
+        assert!(
+            !message.contains("EAAGpage"),
+            "the token is never in the message"
+        );
+        assert!(
+            ReplierSecrets::parse(
+                None,
+                Some(r#"{"111": {"token": "EAAGpage", "host": "http://127.0.0.1:9"}}"#)
+            )
+            .is_ok()
+        );
     }
 
     #[test]

@@ -15,16 +15,34 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::time::Duration;
 
+/// The longest one DynamoDB request may take, SDK retries included (the webhook must answer Meta within 5 s).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Timeouts for DynamoDB requests: at most `total` per request, retries included, each attempt at most half
+/// of it; the SDK's retries are thereby bounded too.
+pub fn request_timeouts(total: Duration) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(total / 2)
+        .operation_attempt_timeout(total / 2)
+        .operation_timeout(total)
+        .build()
+}
+
+/// `client` with every request bounded by `total` (see [`request_timeouts`]).
+pub fn with_request_timeout(client: &Client, total: Duration) -> Client {
+    let config = client
+        .config()
+        .to_builder()
+        .timeout_config(request_timeouts(total))
+        .build();
+    Client::from_conf(config)
+}
+
 /// The shared AWS configuration: region, credentials and endpoint (`AWS_ENDPOINT_URL_DYNAMODB` for DynamoDB
 /// Local) from the standard sources, with timeouts that keep a stalled request inside Meta's 5 s budget.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .operation_attempt_timeout(Duration::from_secs(2))
-        .operation_timeout(Duration::from_secs(4))
-        .build();
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
+        .timeout_config(request_timeouts(DEFAULT_REQUEST_TIMEOUT))
         .load()
         .await
 }

@@ -37,6 +37,7 @@ fn probe(name: &str) -> Option<Probe> {
         "LIVE_WINDOW_SECS" => ("2", |s| format!("{:?}", s.replier.live_budget)),
         "EXPIRY_MARGIN_SECS" => ("60", |s| format!("{:?}", s.replier.expiry_margin)),
         "CLAIM_TIMEOUT_SECS" => ("45", |s| format!("{:?}", s.replier.claim_timeout)),
+        "DYNAMODB_TIMEOUT_SECS" => ("2", |s| format!("{:?}", s.replier.dynamodb_timeout)),
         "RECORD_CONCURRENCY" => ("3", |s| s.replier.record_concurrency.to_string()),
         "SWEEP_MAX_ITEMS" => ("50", |s| s.replier.sweep_max_items.to_string()),
         "MAX_BODY_BYTES" => ("1000", |s| s.webhook.max_body_bytes.to_string()),

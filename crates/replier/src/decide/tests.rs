@@ -503,3 +503,51 @@ fn a_connection_that_never_opened_is_retried_without_the_maybe_sent_mark() {
     assert_eq!(d.transition.reason, Some(StatusReason::ConnectionError));
     assert!(!d.transition.unconfirmed_send);
 }
+
+#[test]
+fn a_4xx_that_is_not_a_graph_error_is_retried_a_few_times_then_fails() {
+    let unreadable = SendResult::Refused {
+        status: 404,
+        error: None,
+        usage: Usage::default(),
+    };
+    for attempt in 1..UNREADABLE_4XX_ATTEMPTS {
+        let d = sent(
+            &unreadable,
+            &claim(attempt, false),
+            &AccountState::default(),
+            &fresh(),
+        );
+        assert_eq!(
+            d.transition.status,
+            CommentStatus::Retry,
+            "attempt {attempt}"
+        );
+    }
+    let d = sent(
+        &unreadable,
+        &claim(UNREADABLE_4XX_ATTEMPTS, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(
+        d.outcome,
+        RecordOutcome::Failed {
+            reason: StatusReason::Http(404)
+        }
+    );
+    assert_eq!(d.transition.errors.and_then(|e| e.http_status), Some(404));
+    // A 5xx is a passing trouble and keeps being retried.
+    let server = SendResult::Refused {
+        status: 503,
+        error: None,
+        usage: Usage::default(),
+    };
+    let d = sent(
+        &server,
+        &claim(UNREADABLE_4XX_ATTEMPTS, false),
+        &AccountState::default(),
+        &fresh(),
+    );
+    assert_eq!(d.transition.status, CommentStatus::Retry);
+}

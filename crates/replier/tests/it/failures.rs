@@ -60,9 +60,32 @@ async fn a_server_error_without_a_graph_error_body_is_retried() {
     assert_eq!(stored.status_reason.as_deref(), Some("http_503"));
     assert_eq!(stored.error_code, None);
     assert_eq!(
-        stored.unconfirmed_send, None,
-        "Meta answered, so nothing was sent"
+        stored.unconfirmed_send,
+        Some(true),
+        "Meta may have processed the reply before answering 5xx"
     );
+}
+
+#[tokio::test]
+async fn a_5xx_after_meta_sent_the_reply_ends_replied_unconfirmed_not_failed() {
+    let app = spawn_app().await;
+    app.sim
+        .sim
+        .inject(Fault::http_status_after_processing(500).once());
+    app.new_comment("c-5xx-sent").await;
+
+    app.deliver(&["c-5xx-sent"]).await;
+    let waiting = app.stored("c-5xx-sent").await;
+    assert_eq!(waiting.status, CommentStatus::Retry);
+    assert_eq!(waiting.unconfirmed_send, Some(true));
+    assert_eq!(app.sim.sim.reply_count_for("c-5xx-sent"), 1);
+
+    // The retry is refused with 2534025: the reply it refers to is the one that went out.
+    let done = app.retry("c-5xx-sent").await;
+    assert_eq!(done.status, CommentStatus::Replied);
+    assert_eq!(done.confirmed, Some(false));
+    assert_eq!(done.status_reason.as_deref(), Some("probably_sent_earlier"));
+    assert_eq!(app.sim.sim.reply_count_for("c-5xx-sent"), 1);
 }
 
 #[tokio::test]
@@ -209,4 +232,28 @@ async fn a_retry_that_cannot_happen_before_the_deadline_expires_the_comment() {
     assert_eq!(stored.status, CommentStatus::Expired);
     assert_eq!(stored.status_reason.as_deref(), Some("reply_window_closed"));
     assert_eq!(app.calls_for("c-late"), 1);
+}
+
+#[tokio::test]
+async fn a_4xx_that_is_not_metas_error_fails_after_a_few_attempts_instead_of_retrying_for_a_week() {
+    let app = spawn_app().await;
+    // Something between us and Meta (a wrong host, a proxy) answers 404 with an HTML page.
+    app.sim
+        .sim
+        .inject(Fault::new(graph_sim::FaultKind::HttpStatus {
+            status: 404,
+            body: Some(serde_json::json!("<html>Not Found</html>")),
+            process: false,
+        }));
+    app.new_comment("c-404").await;
+
+    app.deliver(&["c-404"]).await;
+    assert_eq!(app.stored("c-404").await.status, CommentStatus::Retry);
+    app.retry("c-404").await;
+    let stored = app.retry("c-404").await;
+
+    assert_eq!(stored.status, CommentStatus::Failed);
+    assert_eq!(stored.status_reason.as_deref(), Some("http_404"));
+    assert_eq!(stored.attempts, Some(3));
+    assert_eq!(app.calls_for("c-404"), 3);
 }

@@ -6,6 +6,7 @@ mod harness;
 
 mod events;
 mod failures;
+mod ports;
 mod request_shape;
 mod sending;
 mod sweep;
