@@ -39,7 +39,20 @@ pub struct IncomingComment {
     pub notified_at: Option<DateTime<Utc>>,
 }
 
+/// The entry ID of Meta's dashboard "Test" deliveries (docs/meta-platform.md, "Receiving comments").
+pub const DASHBOARD_TEST_ACCOUNT_ID: &str = "0";
+/// The fixed comment IDs of Meta's dashboard "Test" deliveries, which can also arrive under a real account.
+pub const DASHBOARD_TEST_COMMENT_IDS: &[&str] = &["17865799348089039", "123456789"];
+/// How long a dashboard test delivery stays in the table (long enough to see that the subscription works).
+pub const DASHBOARD_TEST_RETENTION: Duration = Duration::days(1);
+
 impl IncomingComment {
+    /// A "Test" delivery from Meta's app dashboard: never a real comment, never to be replied to.
+    pub fn is_dashboard_test(&self) -> bool {
+        self.account_id.as_str() == DASHBOARD_TEST_ACCOUNT_ID
+            || DASHBOARD_TEST_COMMENT_IDS.contains(&self.comment_id.as_str())
+    }
+
     /// A comment by the account itself comes back as a `comments` event; replying to it would start a loop.
     pub fn is_own_comment(&self) -> bool {
         self.commenter_id
@@ -49,19 +62,35 @@ impl IncomingComment {
 
     /// The item to store. `retention` is how long the item is kept after the reply window closes.
     pub fn into_record(self, received_at: DateTime<Utc>, retention: Duration) -> CommentRecord {
-        let (status, status_reason) = if self.is_own_comment() {
-            (
-                CommentStatus::Skipped,
-                Some(crate::lifecycle::StatusReason::OwnComment.to_string()),
-            )
+        use crate::lifecycle::StatusReason;
+        let test = self.is_dashboard_test();
+        let (status, status_reason) = if test {
+            (CommentStatus::Skipped, Some(StatusReason::DashboardTest))
+        } else if self.is_own_comment() {
+            (CommentStatus::Skipped, Some(StatusReason::OwnComment))
         } else {
             (CommentStatus::Pending, None)
         };
         // Never later than receipt: a clock skewed into the future must not extend the reply window.
         let comment_time = self.notified_at.map_or(received_at, |t| t.min(received_at));
         let reply_deadline = comment_time + REPLY_WINDOW;
+        // Every test delivery gets a key of its own (the sample's ID repeats), so no test blocks the next, and
+        // it leaves the table after a day.
+        let (comment_id, expires_at) = if test {
+            let key = format!(
+                "dashboard-test#{}#{}",
+                received_at.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                self.comment_id
+            );
+            (
+                CommentId::new(key).unwrap_or(self.comment_id),
+                (received_at + DASHBOARD_TEST_RETENTION).timestamp(),
+            )
+        } else {
+            (self.comment_id, (reply_deadline + retention).timestamp())
+        };
         CommentRecord {
-            comment_id: self.comment_id,
+            comment_id,
             account_id: self.account_id,
             commenter_id: self.commenter_id,
             commenter_username: self.commenter_username,
@@ -75,8 +104,8 @@ impl IncomingComment {
             reply_deadline,
             received_at,
             status,
-            status_reason,
-            expires_at: (reply_deadline + retention).timestamp(),
+            status_reason: status_reason.map(|r| r.to_string()),
+            expires_at,
         }
     }
 }
@@ -155,8 +184,12 @@ pub fn parse(body: &[u8]) -> Result<Notification, ParseError> {
                     entry.messaging,
                     &mut out,
                 );
+                let changes = entry.changes.len();
                 for (change_index, change) in entry.changes.into_iter().enumerate() {
                     ctx.change(change_index, change.field.as_deref(), || Ok(change.value));
+                }
+                if entry.field.is_some() || entry.value.is_some() {
+                    ctx.change(changes, entry.field.as_deref(), || Ok(entry.value));
                 }
             }
         }
@@ -211,14 +244,28 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
         });
         return;
     };
-    let mut ctx = EntryContext::new(
-        entry_index,
-        entry.id,
-        entry.time.as_ref(),
-        entry.messaging,
-        out,
-    );
-    for (change_index, raw_change) in entry.changes.iter().enumerate() {
+    // An odd `time` or `messaging` must not cost the entry's comments: read what can be read.
+    let time = entry.time.and_then(lenient_number);
+    let messaging =
+        entry
+            .messaging
+            .map(|m| match serde_json::from_str::<Vec<IgnoredAny>>(m.get()) {
+                Ok(list) => list,
+                Err(_) => vec![IgnoredAny],
+            });
+    let mut ctx = EntryContext::new(entry_index, entry.id, time.as_ref(), messaging, out);
+    let changes: Vec<&RawValue> = match entry.changes {
+        None => Vec::new(),
+        Some(raw) => match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
+            Ok(list) => list,
+            Err(_) => {
+                ctx.reject(0, ctx.account_id.clone(), RejectReason::InvalidChange);
+                Vec::new()
+            }
+        },
+    };
+    let count = changes.len();
+    for (change_index, raw_change) in changes.into_iter().enumerate() {
         let Ok(change) = serde_json::from_str::<Change<'_>>(raw_change.get()) else {
             ctx.reject(
                 change_index,
@@ -227,13 +274,34 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
             );
             continue;
         };
-        ctx.change(change_index, change.field.as_deref(), || {
-            change
-                .value
-                .map(|v| serde_json::from_str::<CommentValue<'_>>(v.get()))
-                .transpose()
-                .map_err(|_| ())
-        });
+        read_change(&mut ctx, change_index, change);
+    }
+    // The entry-level shape of Meta's reference (`field`/`value` in the entry itself) is one more change.
+    if entry.field.is_some() || entry.value.is_some() {
+        let change = Change {
+            field: entry.field,
+            value: entry.value,
+        };
+        read_change(&mut ctx, count, change);
+    }
+}
+
+fn read_change(ctx: &mut EntryContext<'_>, change_index: usize, change: Change<'_>) {
+    ctx.change(change_index, change.field.as_deref(), || {
+        change
+            .value
+            .map(|v| serde_json::from_str::<CommentValue<'_>>(v.get()))
+            .transpose()
+            .map_err(|_| ())
+    });
+}
+
+/// A number, or a string holding one (seen in hand-made deliveries); anything else is no time.
+fn lenient_number(raw: &RawValue) -> Option<serde_json::Number> {
+    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
+        serde_json::Value::Number(n) => Some(n),
+        serde_json::Value::String(s) => s.trim().parse::<i64>().ok().map(Into::into),
+        _ => None,
     }
 }
 
@@ -388,6 +456,11 @@ struct FastEntry<'a> {
     changes: Vec<FastChange<'a>>,
     #[serde(default)]
     messaging: Option<Vec<IgnoredAny>>,
+    /// The entry-level change shape (Meta's reference page).
+    #[serde(borrow, default)]
+    field: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<CommentValue<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -410,16 +483,21 @@ struct Envelope<'a> {
     value: Option<&'a RawValue>,
 }
 
+/// An entry read for its account: everything else is taken apart leniently, so one odd field costs only itself.
 #[derive(Deserialize)]
 struct Entry<'a> {
     #[serde(borrow, default)]
     id: Option<LenientId<'a>>,
-    #[serde(default)]
-    time: Option<serde_json::Number>,
     #[serde(borrow, default)]
-    changes: Vec<&'a RawValue>,
-    #[serde(default)]
-    messaging: Option<Vec<IgnoredAny>>,
+    time: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    changes: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messaging: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    field: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]

@@ -39,19 +39,22 @@ pub struct IntakeCounts {
     pub stored: usize,
     pub duplicates: usize,
     pub own: usize,
+    /// Test deliveries from Meta's app dashboard (stored a day, never replied to).
+    pub dashboard_tests: usize,
     pub rejected: usize,
     pub ignored: usize,
     pub store_failures: usize,
 }
 
 impl IntakeCounts {
-    pub fn metrics(&self) -> [(&'static str, u64); 7] {
+    pub fn metrics(&self) -> [(&'static str, u64); 8] {
         let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         [
             ("CommentsReceived", n(self.received)),
             ("CommentsStored", n(self.stored)),
             ("DuplicatesSkipped", n(self.duplicates)),
             ("OwnCommentsSkipped", n(self.own)),
+            ("DashboardTestsReceived", n(self.dashboard_tests)),
             ("ChangesRejected", n(self.rejected)),
             ("ChangesIgnored", n(self.ignored)),
             ("StoreFailures", n(self.store_failures)),
@@ -203,11 +206,21 @@ impl WebhookApp {
             .map(|c| c.into_record(now, self.retention))
             .collect();
         let received = records.len();
-        let own_comment = StatusReason::OwnComment.word();
-        let own = records
-            .iter()
-            .filter(|r| r.status_reason.as_deref() == Some(own_comment.as_ref()))
-            .count();
+        let with_reason = |reason: StatusReason| {
+            let word = reason.word();
+            records
+                .iter()
+                .filter(|r| r.status_reason.as_deref() == Some(word.as_ref()))
+                .count()
+        };
+        let own = with_reason(StatusReason::OwnComment);
+        let dashboard_tests = with_reason(StatusReason::DashboardTest);
+        if dashboard_tests > 0 {
+            tracing::info!(
+                dashboard_tests,
+                "a test delivery from Meta's app dashboard arrived: the subscription works (kept a day, never replied to)"
+            );
+        }
         let summary = insert_all(&self.store, records, self.write_concurrency).await;
 
         let counts = IntakeCounts {
@@ -215,6 +228,7 @@ impl WebhookApp {
             stored: summary.stored,
             duplicates: summary.already_stored,
             own,
+            dashboard_tests,
             rejected,
             ignored,
             store_failures: summary.failed.len(),

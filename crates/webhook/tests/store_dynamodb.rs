@@ -186,6 +186,25 @@ async fn the_accounts_own_comment_is_stored_as_skipped() {
 }
 
 #[tokio::test]
+async fn each_dashboard_test_delivery_is_kept_skipped_and_does_not_block_the_next() {
+    let (app, client, table) = app().await;
+    // The "Test" button's sample as Meta's dashboard sends it: entry id 0, the fixed sample comment.
+    let body = br#"{"entry": [{"id": "0", "time": 1726106088, "changes": [{"field": "comments", "value": {"from": {"id": "232323232", "username": "test"}, "media": {"id": "123123123", "media_product_type": "FEED"}, "id": "17865799348089039", "parent_id": "1791233333333", "text": "This is an example."}}]}], "object": "instagram"}"#;
+    assert_eq!(status(&app.handle(signed_post(body)).await), StatusCode::OK);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert_eq!(status(&app.handle(signed_post(body)).await), StatusCode::OK);
+
+    let items = items(&client, &table).await;
+    assert_eq!(items.len(), 2, "each test delivery is recorded: {items:?}");
+    for item in &items {
+        assert_eq!(s(item, "status"), "SKIPPED");
+        assert_eq!(s(item, "status_reason"), "dashboard_test");
+        assert!(s(item, "comment_id").starts_with("dashboard-test#"));
+        assert!(!item.contains_key("next_attempt_at"));
+    }
+}
+
+#[tokio::test]
 async fn an_unusable_change_is_skipped_while_the_rest_are_stored() {
     let (app, client, table) = app().await;
     assert_eq!(

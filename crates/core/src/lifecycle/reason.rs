@@ -51,6 +51,9 @@ macro_rules! reasons {
 reasons! {
     /// `SKIPPED`: the account's own comment (replying to it would start a loop).
     OwnComment => "own_comment", transient: false;
+    /// `SKIPPED`: a "Test" delivery from Meta's app dashboard (a fixed sample, not a real comment), kept a day
+    /// under a key of its own so that each test shows up.
+    DashboardTest => "dashboard_test", transient: false;
     /// `EXPIRED`: the 7-day window (or the Live broadcast) closed, by our own clock.
     ReplyWindowClosed => "reply_window_closed", transient: false;
     /// `EXPIRED`: Meta said the window is closed (`10/2534022`, `10/2018278`).

@@ -229,3 +229,61 @@ fn the_one_pass_and_the_granular_reading_agree() {
         assert_eq!(fast, granular, "{}", String::from_utf8_lossy(&body));
     }
 }
+
+#[test]
+fn an_entry_with_a_string_time_or_an_object_messaging_keeps_its_comments() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": "1726106088", "messaging": {"unexpected": true}, "changes": [{"field": "comments", "value": {"id": "18058455121735594", "text": "LINK", "from": {"id": "2706325442860345", "username": "ana"}}}]}]}"#;
+    let n = parsed(body);
+    assert_eq!(n.comments.len(), 1, "{:?}", n.rejected);
+    assert!(n.rejected.is_empty());
+    assert_eq!(
+        n.comments[0].notified_at,
+        DateTime::from_timestamp(1_726_106_088, 0)
+    );
+    assert_eq!(n.ignored.get("messaging"), Some(&1));
+}
+
+#[test]
+fn the_entry_level_change_shape_is_read_like_a_change() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1726106088, "field": "comments", "value": {"id": "18058455121735594", "text": "LINK", "from": {"id": "2706325442860345", "username": "ana"}}}]}"#;
+    let n = parsed(body);
+    assert_eq!(n.comments.len(), 1, "{n:?}");
+    assert_eq!(n.comments[0].comment_id.as_str(), "18058455121735594");
+    // The same entry with an unusable value is counted, not lost without a trace.
+    let odd = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": "x", "field": "comments", "value": {"id": {"nested": 1}}}]}"#;
+    let n = parsed(odd);
+    assert!(n.comments.is_empty());
+    assert_eq!(n.rejected.len(), 1, "{n:?}");
+    assert_eq!(n.rejected[0].reason, RejectReason::InvalidValue);
+}
+
+#[test]
+fn dashboard_test_deliveries_are_kept_a_day_under_keys_of_their_own_and_never_replied_to() {
+    // The "Test" button's sample: entry id 0 and the fixed comment ID (docs/meta-platform.md).
+    let body = br#"{"object": "instagram", "entry": [{"id": "0", "time": 1726106088, "changes": [{"field": "comments", "value": {"from": {"id": "232323232", "username": "test"}, "media": {"id": "123123123", "media_product_type": "FEED"}, "id": "17865799348089039", "parent_id": "1791233333333", "text": "This is an example."}}]}]}"#;
+    let n = parsed(body);
+    assert_eq!(n.comments.len(), 1);
+    assert!(n.comments[0].is_dashboard_test());
+    let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+    let first = n.comments[0].clone().into_record(at, Duration::days(30));
+    let second = n.comments[0]
+        .clone()
+        .into_record(at + Duration::milliseconds(1500), Duration::days(30));
+    assert_eq!(first.status, CommentStatus::Skipped);
+    assert_eq!(first.status_reason.as_deref(), Some("dashboard_test"));
+    assert_ne!(first.comment_id, second.comment_id, "each test is kept");
+    assert!(first.comment_id.as_str().starts_with("dashboard-test#"));
+    assert!(first.comment_id.as_str().ends_with("#17865799348089039"));
+    assert_eq!(first.expires_at, (at + Duration::days(1)).timestamp());
+    // The older sample (comment 123456789) under a real account is a test too; a real comment is not.
+    let mut older = n.comments[0].clone();
+    older.account_id = AccountId::new("17841401906857599").unwrap();
+    older.comment_id = CommentId::new("123456789").unwrap();
+    assert!(older.is_dashboard_test());
+    older.comment_id = CommentId::new("18058455121735594").unwrap();
+    assert!(!older.is_dashboard_test());
+    assert_eq!(
+        older.into_record(at, Duration::days(30)).status,
+        CommentStatus::Pending
+    );
+}
