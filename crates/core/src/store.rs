@@ -69,6 +69,15 @@ impl StoreError {
         }
     }
 
+    /// DynamoDB refused the request as such (`ValidationException`, or an item that cannot be encoded): the
+    /// same request will be refused again, so retrying or asking Meta to redeliver cannot help.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Encode(_) => true,
+            Self::Backend { code, .. } => code.as_deref() == Some("ValidationException"),
+        }
+    }
+
     /// The AWS error code, when DynamoDB answered with one.
     pub fn aws_code(&self) -> Option<&str> {
         match self {
@@ -150,11 +159,14 @@ pub trait CommentTable: CommentStore {
 pub struct InsertSummary {
     pub stored: usize,
     pub already_stored: usize,
+    /// Writes that failed for a passing reason: Meta must redeliver.
     pub failed: Vec<(CommentId, StoreError)>,
+    /// Writes DynamoDB refused for good ([`StoreError::is_permanent`]): redelivering would not help.
+    pub refused: Vec<(CommentId, StoreError)>,
 }
 
 impl InsertSummary {
-    /// True when every comment is durably in the store (written now or before).
+    /// True when every comment that can be stored is durably in the store (written now or before).
     pub fn all_durable(&self) -> bool {
         self.failed.is_empty()
     }
@@ -187,6 +199,7 @@ pub async fn insert_all(
         match result {
             Ok(Inserted::Stored) => summary.stored += 1,
             Ok(Inserted::AlreadyStored) => summary.already_stored += 1,
+            Err(e) if e.is_permanent() => summary.refused.push((comment_id, e)),
             Err(e) => summary.failed.push((comment_id, e)),
         }
     }

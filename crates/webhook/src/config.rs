@@ -18,6 +18,9 @@ pub struct WebhookConfig {
     pub write_concurrency: usize,
     /// `SECRETS_TTL_SECS`: how long secrets are cached before being re-read.
     pub secrets_ttl: Duration,
+    /// `RESPONSE_DEADLINE_MS` (4000): a POST whose comments are not all stored by then is answered `503`, so
+    /// Meta (which waits 5 s) redelivers it instead of timing out.
+    pub response_deadline: Duration,
 }
 
 impl WebhookConfig {
@@ -29,6 +32,7 @@ impl WebhookConfig {
         "RETENTION_DAYS",
         "WRITE_CONCURRENCY",
         "SECRETS_TTL_SECS",
+        "RESPONSE_DEADLINE_MS",
         "SECRET_ARN",
         "APP_SECRET",
         "VERIFY_TOKEN",
@@ -62,6 +66,9 @@ impl WebhookConfig {
         env.set(&mut self.write_concurrency, "WRITE_CONCURRENCY")?;
         self.write_concurrency = self.write_concurrency.max(1);
         env.set_secs(&mut self.secrets_ttl, "SECRETS_TTL_SECS")?;
+        if let Some(ms) = env.parse::<u64>("RESPONSE_DEADLINE_MS")? {
+            self.response_deadline = Duration::from_millis(ms.max(1));
+        }
         Ok(self)
     }
 
@@ -82,6 +89,7 @@ impl Default for WebhookConfig {
             retention_days: 30,
             write_concurrency: 64,
             secrets_ttl: Duration::from_secs(300),
+            response_deadline: Duration::from_millis(4000),
         }
     }
 }
@@ -99,6 +107,7 @@ mod tests {
             ("RETENTION_DAYS", "7"),
             ("WRITE_CONCURRENCY", "8"),
             ("SECRETS_TTL_SECS", "9"),
+            ("RESPONSE_DEADLINE_MS", "1500"),
         ]);
         let c = WebhookConfig::from_lookup(&env).unwrap();
         assert_eq!(
@@ -111,6 +120,7 @@ mod tests {
             ("t", 1000, 7, 8)
         );
         assert_eq!(c.secrets_ttl, Duration::from_secs(9));
+        assert_eq!(c.response_deadline, Duration::from_millis(1500));
         let mut listed: Vec<&str> = WebhookConfig::ENV_VARS
             .iter()
             .copied()

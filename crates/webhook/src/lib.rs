@@ -31,6 +31,8 @@ use std::sync::Arc;
 pub const METRICS_FUNCTION: &str = "webhook";
 /// Counted when a POST's signature does not verify.
 pub const SIGNATURE_REJECTED: &str = "SignatureRejected";
+/// Counted when a POST's comments could not all be stored within `RESPONSE_DEADLINE_MS`.
+pub const STORE_DEADLINE_MISSED: &str = "StoreDeadlineMissed";
 
 /// What one POST did, as the EMF metrics the dashboard and alarms read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,7 +66,7 @@ impl IntakeCounts {
 
 /// Every metric name the webhook emits.
 pub fn metric_names() -> Vec<&'static str> {
-    let mut names = vec![SIGNATURE_REJECTED];
+    let mut names = vec![SIGNATURE_REJECTED, STORE_DEADLINE_MISSED];
     names.extend(IntakeCounts::default().metrics().map(|(name, _)| name));
     names
 }
@@ -78,6 +80,7 @@ pub struct WebhookApp {
     max_body_bytes: usize,
     retention: Duration,
     write_concurrency: usize,
+    response_deadline: std::time::Duration,
 }
 
 impl WebhookApp {
@@ -94,6 +97,7 @@ impl WebhookApp {
             max_body_bytes: config.max_body_bytes,
             retention: Duration::days(config.retention_days),
             write_concurrency: config.write_concurrency,
+            response_deadline: config.response_deadline,
         }
     }
 
@@ -156,6 +160,7 @@ impl WebhookApp {
     }
 
     async fn receive(&self, request: &Request) -> Response<Body> {
+        let started = std::time::Instant::now();
         let body: &[u8] = request.body().as_ref();
         if body.len() > self.max_body_bytes {
             tracing::warn!(
@@ -221,7 +226,33 @@ impl WebhookApp {
                 "a test delivery from Meta's app dashboard arrived: the subscription works (kept a day, never replied to)"
             );
         }
-        let summary = insert_all(&self.store, records, self.write_concurrency).await;
+        let left = self.response_deadline.saturating_sub(started.elapsed());
+        let summary = match tokio::time::timeout(
+            left,
+            insert_all(&self.store, records, self.write_concurrency),
+        )
+        .await
+        {
+            Ok(summary) => summary,
+            Err(_) => {
+                tracing::error!(
+                    received,
+                    deadline_ms =
+                        u64::try_from(self.response_deadline.as_millis()).unwrap_or(u64::MAX),
+                    "the comments could not all be stored in time; answering 503 so that Meta redelivers"
+                );
+                emit_counts(METRICS_FUNCTION, &[], &[(STORE_DEADLINE_MISSED, 1)]);
+                return text(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+            }
+        };
+        for (comment_id, error) in &summary.refused {
+            tracing::error!(
+                comment_id = %comment_id,
+                error = %error,
+                cause = %reply_core::telemetry::error_sources(error),
+                "DynamoDB refused this comment for good; it is skipped (a redelivery would be refused too)"
+            );
+        }
 
         let counts = IntakeCounts {
             received,
@@ -229,7 +260,7 @@ impl WebhookApp {
             duplicates: summary.already_stored,
             own,
             dashboard_tests,
-            rejected,
+            rejected: rejected + summary.refused.len(),
             ignored,
             store_failures: summary.failed.len(),
         };

@@ -253,3 +253,95 @@ async fn a_mixed_batch_stores_the_usable_comments_and_skips_the_rest() {
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].comment_id.as_str(), "18000000000000002");
 }
+
+/// A store that answers each insert as told, after a delay.
+#[derive(Debug)]
+struct ScriptedStore {
+    delay: std::time::Duration,
+    /// Comment IDs DynamoDB refuses as invalid.
+    invalid: Vec<&'static str>,
+    inserted: Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl CommentStore for ScriptedStore {
+    async fn insert_new(&self, record: &CommentRecord) -> Result<Inserted, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        if self.invalid.contains(&record.comment_id.as_str()) {
+            return Err(StoreError::Backend {
+                doing: "storing a comment",
+                code: Some("ValidationException".into()),
+                source: anyhow::anyhow!("Item size has exceeded the maximum allowed size"),
+            });
+        }
+        self.inserted
+            .lock()
+            .unwrap()
+            .push(record.comment_id.as_str().to_owned());
+        Ok(Inserted::Stored)
+    }
+}
+
+fn app_with(store: Arc<ScriptedStore>, deadline: std::time::Duration) -> WebhookApp {
+    let secrets = WebhookSecrets {
+        app_secrets: AppSecrets::from_comma_separated(SECRET).unwrap(),
+        verify_token: VerifyToken::new(TOKEN),
+    };
+    let mut config = WebhookConfig::for_table("unused");
+    config.response_deadline = deadline;
+    WebhookApp::new(
+        &config,
+        Arc::new(CachedSecrets::fixed(secrets)),
+        store,
+        Arc::new(SystemClock),
+    )
+}
+
+fn two_comments() -> Vec<u8> {
+    use reply_core::sample::{SampleComment, notification_body};
+    notification_body(
+        &[
+            SampleComment::new("17841400000000001", "18100000000000001", "LINK"),
+            SampleComment::new("17841400000000001", "18100000000000002", "LINK"),
+        ],
+        chrono::Utc::now(),
+    )
+}
+
+#[tokio::test]
+async fn a_store_slower_than_metas_budget_gets_a_503_in_time_not_a_timeout() {
+    let store = Arc::new(ScriptedStore {
+        delay: std::time::Duration::from_secs(30),
+        invalid: Vec::new(),
+        inserted: Mutex::default(),
+    });
+    let app = app_with(store, std::time::Duration::from_millis(300));
+    let body = two_comments();
+    let started = std::time::Instant::now();
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(body_text(&response), "temporarily unavailable");
+}
+
+#[tokio::test]
+async fn a_comment_dynamodb_refuses_for_good_is_skipped_not_redelivered_for_36_hours() {
+    let store = Arc::new(ScriptedStore {
+        delay: std::time::Duration::ZERO,
+        invalid: vec!["18100000000000001"],
+        inserted: Mutex::default(),
+    });
+    let app = app_with(store.clone(), std::time::Duration::from_secs(4));
+    let body = two_comments();
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(*store.inserted.lock().unwrap(), ["18100000000000002"]);
+}

@@ -43,6 +43,7 @@ fn probe(name: &str) -> Option<Probe> {
         "MAX_BODY_BYTES" => ("1000", |s| s.webhook.max_body_bytes.to_string()),
         "RETENTION_DAYS" => ("7", |s| s.webhook.retention_days.to_string()),
         "WRITE_CONCURRENCY" => ("8", |s| s.webhook.write_concurrency.to_string()),
+        "RESPONSE_DEADLINE_MS" => ("1500", |s| format!("{:?}", s.webhook.response_deadline)),
         "WEBHOOK_PORT" => ("3999", |s| s.webhook_port.to_string()),
         "DYNAMODB_PORT" => ("8999", |s| format!("{:?}", s.dynamodb)),
         "SIM_PORT" => ("9123", |s| s.sim_port.to_string()),
