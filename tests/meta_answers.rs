@@ -136,10 +136,12 @@ async fn a_rate_limited_accounts_comments_wait_for_the_next_window_without_meta_
         } else {
             let item = t.item(id).await.unwrap();
             assert_eq!(s(&item, "status_reason"), "rate_limited", "{id}: {item:?}");
+            // Its turn in the account's queue, which is when the sweep puts it back.
             assert!(
-                s(&item, "next_attempt_at")
+                s(&item, "queue_turn")
                     >= reply_core::comment::format_time(first_window_ends).as_str()
             );
+            assert_eq!(s(&item, "due_at"), s(&item, "queue_turn"), "{item:?}");
             assert!(
                 t.requests_for(id).is_empty(),
                 "{id}: deferred without calling Meta"
@@ -402,5 +404,57 @@ async fn a_live_comment_whose_broadcast_ended_expires_when_meta_says_so() {
         1,
         "a broadcast still on gets its reply"
     );
+    t.stop().await;
+}
+
+/// A burst of Live comments on one account, under the real Live budget (100 calls a second, ours and the
+/// simulator's): every comment is replied once while the broadcast lasts, never more than the budget in any
+/// second, and Meta never has to refuse. (The rate it reaches is the bench's Live figure.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_live_comments_is_replied_within_the_live_budget_without_meta_refusing() {
+    const BURST: usize = 250;
+    let t = spawn_stack(|_| {}).await.unwrap();
+    let media = "17900000000000261";
+    let live: Vec<SampleComment> = comments(ACCOUNT_2, 261, BURST)
+        .into_iter()
+        .map(|mut c| {
+            c.live = true;
+            c.media_product_type = "LIVE".to_owned();
+            c.media_id = media.to_owned();
+            c
+        })
+        .collect();
+    for c in &live {
+        t.sim()
+            .register_comment(CommentSpec::new(&c.comment_id, ACCOUNT_2).live_on(media));
+    }
+    for chunk in live.chunks(50) {
+        assert_eq!(t.post(chunk).await.unwrap(), 200);
+    }
+
+    let items = t
+        .wait_all_final(&ids(&live), Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    assert!(
+        items.iter().all(|i| s(i, "status") == "REPLIED"),
+        "{items:?}"
+    );
+    let log = t.sim().log();
+    assert_eq!(log.len(), BURST, "one call per comment");
+    assert!(log.iter().all(|r| r.code.is_none()), "{log:?}");
+    let mut at: Vec<DateTime<Utc>> = t.sim().replies().iter().map(|r| r.at).collect();
+    at.sort_unstable();
+    for start in &at {
+        let in_second = at
+            .iter()
+            .filter(|a| *a >= start && **a < *start + chrono::TimeDelta::seconds(1))
+            .count();
+        assert!(
+            in_second <= 100,
+            "{in_second} Live replies in the second from {start}"
+        );
+    }
     t.stop().await;
 }

@@ -251,9 +251,13 @@ fn patient_requests(c: &mut ReplierConfig) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replier_killed_between_send_and_record_still_ends_with_one_reply() {
-    let t = spawn_stack(|settings| patient_requests(&mut settings.replier))
-        .await
-        .unwrap();
+    let t = spawn_stack(|settings| {
+        patient_requests(&mut settings.replier);
+        // A dead claim is found when its comment falls due, REDRIVE_AFTER_SECS after it was stored.
+        settings.set_redrive_after(Duration::from_secs(15));
+    })
+    .await
+    .unwrap();
     let batch = comments(ACCOUNT_2, 141, 1);
     let id = batch[0].comment_id.clone();
     // Meta takes the reply and is slow to answer; the invocation dies while it waits.
@@ -280,7 +284,7 @@ async fn a_replier_killed_between_send_and_record_still_ends_with_one_reply() {
     );
 
     // A new instance replays the stream (the stale image is PENDING, but the claim is held, so it is skipped);
-    // the sweep takes the claim once it goes stale and the retry learns from Meta that the reply is there.
+    // the sweep takes the claim once the comment falls due and the retry learns from Meta that the reply is there.
     t.stack.start_runner().await.unwrap();
     let item = t
         .wait_for(&id, &["REPLIED"], Duration::from_secs(30))

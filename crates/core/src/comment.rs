@@ -9,6 +9,23 @@ use serde::{Deserialize, Serialize};
 /// Instagram allows the private reply within 7 days of the comment (seed page, "Limitations").
 pub const REPLY_WINDOW: Duration = Duration::days(7);
 
+/// The comment text kept on the item, in UTF-8 bytes. Instagram allows 2,200 characters, but an item over
+/// 1 KB costs two write units on every one of its writes; this keeps the largest item under 1 KB
+/// (`item_size` test below). Longer texts are cut at a character boundary.
+pub const MAX_STORED_TEXT_BYTES: usize = 200;
+
+/// `text` cut to at most `max_bytes` UTF-8 bytes, at a character boundary.
+pub fn truncate_to_bytes(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 pub use crate::lifecycle::CommentStatus;
 /// The item's attribute names (defined with the rest of the lifecycle).
 pub use crate::lifecycle::attr;
@@ -52,6 +69,23 @@ pub struct CommentRecord {
     pub status: CommentStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status_reason: Option<String>,
+    /// The comment's partition of the `due` index (see [`crate::lifecycle::due`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_shard: Option<String>,
+    /// When the sweep looks at the comment if nothing took it by then.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "iso8601_option"
+    )]
+    pub due_at: Option<DateTime<Utc>>,
+    /// The comment's turn in its account's queue for budget, once it was deferred for budget.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "iso8601_option"
+    )]
+    pub queue_turn: Option<DateTime<Utc>>,
     /// DynamoDB TTL (epoch seconds): some days after the reply window, so finished items clean themselves up.
     pub expires_at: i64,
 }
@@ -60,12 +94,44 @@ impl CommentRecord {
     pub fn is_live(&self) -> bool {
         self.source == CommentSource::LiveComment
     }
+
+    /// A `PENDING` comment enters the `due` index, to be re-driven `after` its receipt if nothing takes it
+    /// (its stream record given up on); other statuses are final and stay out of it.
+    pub fn due_for_redrive(mut self, after: Duration) -> Self {
+        if self.status == CommentStatus::Pending {
+            self.due_shard = Some(crate::lifecycle::due::shard_of(self.comment_id.as_str()));
+            self.due_at = Some(self.received_at + after);
+        }
+        self
+    }
 }
 
 /// ISO 8601 / RFC 3339 in UTC with second precision: `2026-11-25T17:58:35Z`. Sorts as text, reads in the
 /// console, parses anywhere.
 pub fn format_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub mod iso8601_option {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_str(&super::format_time(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let s = <Option<std::borrow::Cow<'de, str>>>::deserialize(d)?;
+        s.map(|s| {
+            DateTime::parse_from_rfc3339(&s)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(serde::de::Error::custom)
+        })
+        .transpose()
+    }
 }
 
 pub mod iso8601 {
@@ -87,6 +153,106 @@ pub mod iso8601 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// DynamoDB's item size: attribute names and values in UTF-8 bytes, numbers about one byte per two digits.
+    fn item_size(item: &std::collections::HashMap<String, serde_json::Value>) -> usize {
+        item.iter()
+            .map(|(name, value)| {
+                name.len()
+                    + match value {
+                        serde_json::Value::String(s) => s.len(),
+                        serde_json::Value::Number(n) => n.to_string().len().div_ceil(2) + 1,
+                        _ => 1,
+                    }
+            })
+            .sum()
+    }
+
+    #[test]
+    fn every_state_of_the_largest_comment_stays_under_one_kilobyte() {
+        use crate::lifecycle::attr;
+        use serde_json::{Value, json};
+        let id = json!("180584551217355941");
+        let time = json!("2026-11-25T17:58:35Z");
+        let count = json!(99);
+        // What the webhook stores, each value at its longest: 18-digit IDs, Instagram's 30-character
+        // usernames, the capped text.
+        let mut stored: Vec<(&str, Value)> = vec![
+            (attr::COMMENT_ID, id.clone()),
+            (attr::ACCOUNT_ID, id.clone()),
+            (attr::COMMENTER_ID, id.clone()),
+            (attr::COMMENTER_USERNAME, json!("a".repeat(30))),
+            (attr::SOURCE, json!("live_comment")),
+            (attr::MEDIA_PRODUCT_TYPE, json!("REELS")),
+            (attr::MEDIA_ID, id.clone()),
+            (attr::AD_ID, id.clone()),
+            (attr::PARENT_ID, id.clone()),
+            (attr::TEXT, json!("é".repeat(MAX_STORED_TEXT_BYTES / 2))),
+            (attr::COMMENT_TIME, time.clone()),
+            (attr::REPLY_DEADLINE, time.clone()),
+            (attr::RECEIVED_AT, time.clone()),
+            (attr::STATUS, json!("TOKEN_INVALID")),
+            (attr::DUE_SHARD, json!("15")),
+            (attr::EXPIRES_AT, json!(4_102_444_800_u64)),
+        ];
+        let attempt = [
+            (attr::UPDATED_AT, time.clone()),
+            (attr::ATTEMPTS, count.clone()),
+            (attr::LAST_ATTEMPT_AT, time.clone()),
+            (attr::REDRIVES, count.clone()),
+            (attr::QUEUE_TURN, time.clone()),
+            (attr::UNCONFIRMED_SEND, json!(true)),
+        ];
+        let sending = [
+            (attr::DUE_AT, time.clone()),
+            (attr::CLAIM_ID, json!("c".repeat(32))),
+            (attr::CLAIMED_UNTIL, time.clone()),
+        ];
+        let replied = [
+            (attr::MESSAGE_ID, json!("m".repeat(150))),
+            (attr::RECIPIENT_ID, id.clone()),
+            (attr::REPLIED_AT, time.clone()),
+            (attr::CONFIRMED, json!(false)),
+            (attr::STATUS_REASON, json!("probably_sent_earlier")),
+        ];
+        let refused = [
+            (attr::DUE_AT, time.clone()),
+            (attr::STATUS_REASON, json!("already_replied_or_ineligible")),
+            (attr::HTTP_STATUS, json!(503)),
+            (attr::ERROR_CODE, json!(80002)),
+            (attr::ERROR_SUBCODE, json!(2_534_025)),
+            (
+                attr::ERROR_MESSAGE,
+                json!("x".repeat(crate::store::MAX_ERROR_MESSAGE_BYTES)),
+            ),
+            (attr::FBTRACE_ID, json!("f".repeat(27))),
+            (attr::TOKEN_FINGERPRINT, json!("ab12cd34")),
+        ];
+        stored.extend(attempt);
+        for (state, extra) in [
+            ("sending", &sending[..]),
+            ("replied", &replied[..]),
+            ("refused or waiting", &refused[..]),
+        ] {
+            let item: std::collections::HashMap<String, Value> = stored
+                .iter()
+                .chain(extra)
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
+            let size = item_size(&item);
+            assert!(size < 1024, "the largest {state} item is {size} bytes");
+        }
+    }
+
+    #[test]
+    fn long_texts_are_cut_at_a_character_boundary() {
+        assert_eq!(truncate_to_bytes("abc", 5), "abc");
+        assert_eq!(truncate_to_bytes("aé", 2), "a");
+        assert_eq!(
+            truncate_to_bytes(&"€".repeat(200), MAX_STORED_TEXT_BYTES).len(),
+            198
+        );
+    }
 
     #[test]
     fn times_are_written_in_utc_with_seconds() {

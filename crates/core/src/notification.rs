@@ -5,7 +5,10 @@
 //! disabled. Each entry and change is read on its own, so one unusable change is reported and skipped while
 //! the rest of the batch is still stored. Strings are borrowed from the body where JSON escaping allows.
 
-use crate::comment::{CommentRecord, CommentSource, CommentStatus, REPLY_WINDOW};
+use crate::comment::{
+    CommentRecord, CommentSource, CommentStatus, MAX_STORED_TEXT_BYTES, REPLY_WINDOW,
+    truncate_to_bytes,
+};
 use crate::ids::{AccountId, CommentId, MediaId, UserId};
 use chrono::{DateTime, Duration, Utc};
 use serde::de::{self, IgnoredAny, Visitor};
@@ -98,13 +101,18 @@ impl IncomingComment {
             media_product_type: self.media_product_type,
             ad_id: self.ad_id,
             source: self.source,
-            text: self.text,
+            text: self
+                .text
+                .map(|t| truncate_to_bytes(&t, MAX_STORED_TEXT_BYTES).to_owned()),
             parent_id: self.parent_id,
             comment_time,
             reply_deadline,
             received_at,
             status,
             status_reason: status_reason.map(|r| r.to_string()),
+            due_shard: None,
+            due_at: None,
+            queue_turn: None,
             expires_at,
         }
     }

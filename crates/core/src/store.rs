@@ -1,6 +1,6 @@
 //! The comments table, as ports: [`CommentStore`] is what the webhook needs ("insert unless present"), and
 //! [`CommentTable`] adds the lifecycle's moves that the replier, its sweep and `replyctl retry` make (claim,
-//! transition, the due page of the `retry_due` index, an operator's requeue). The traits keep handlers
+//! transition, a page of the `due` index, an operator's requeue). The traits keep handlers
 //! testable; the DynamoDB details live in one adapter ([`dynamo`], with its expressions in `expression`).
 
 pub mod dynamo;
@@ -15,6 +15,9 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Longest `error_message` kept on an item, in bytes (see `comment::MAX_STORED_TEXT_BYTES` for why).
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 100;
 
 /// A raw DynamoDB item (for readers that show every attribute, such as `replyctl`).
 pub type Item = HashMap<String, AttributeValue>;
@@ -93,7 +96,7 @@ pub trait CommentStore: Send + Sync + std::fmt::Debug {
     async fn insert_new(&self, record: &CommentRecord) -> Result<Inserted, StoreError>;
 }
 
-/// One page of the `retry_due` index, and where the next one starts.
+/// One page of the `due` index (or the previous version's `retry_due`), and where the next one starts.
 #[derive(Debug, Clone, Default)]
 pub struct DuePage {
     pub due: Vec<DueComment>,
@@ -131,9 +134,19 @@ pub trait CommentTable: CommentStore {
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError>;
 
-    /// Up to `limit` comments of `status` whose `next_attempt_at` has come, oldest first, from the sparse
-    /// `retry_due` index (one page per call; pass the returned `next` to continue).
+    /// Up to `limit` comments of the `due` index's partition `shard` whose `due_at` has come, oldest first
+    /// (one page per call; pass the returned `next` to continue).
     async fn due_page(
+        &self,
+        shard: &str,
+        now: DateTime<Utc>,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<DuePage, StoreError>;
+
+    /// The same from the previous version's `retry_due` index, for the comments of `status` it still holds;
+    /// an empty page when the table no longer has that index.
+    async fn legacy_due_page(
         &self,
         status: CommentStatus,
         now: DateTime<Utc>,

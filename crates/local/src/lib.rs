@@ -4,8 +4,8 @@
 //! filter and batching settings from `template.yaml`), [`graph_sim`] plays Meta's Graph API unless
 //! `GRAPH_API_URL` points elsewhere, a timer plays the EventBridge sweep schedule, and the webhook is served
 //! over HTTP through [`http_adapter`]. Everything else is the production code: `WebhookApp::handle`, and
-//! `Replier::handle`, the replier's Lambda entry, which gets the stream's batches and the schedule's events as
-//! the JSON Lambda delivers. The `local-stack` binary and the end-to-end tests both start it through
+//! `LambdaFunction::handle`, the replier's Lambda entry, which gets the stream's batches and the schedule's
+//! events as the JSON Lambda delivers. The `local-stack` binary and the end-to-end tests both start it through
 //! [`Stack::start`].
 //!
 //! Module map: this file holds [`Stack`] (start, the stream runner, stop); [`settings`] builds every
@@ -20,7 +20,7 @@ pub use settings::{DynamoDbChoice, StackSettings};
 
 use anyhow::Context as _;
 use graph_sim::{RunningSim, SimConfig, Simulator};
-use replier::{Replier, ReplierParts, ReplierSecrets, StaticTokens};
+use replier::{LambdaFunction, Replier, ReplierParts, ReplierSecrets, StaticTokens};
 use reply_core::clock::SystemClock;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::AppSecrets;
@@ -49,6 +49,8 @@ pub struct Stack {
     /// The tokens the replier sends with; replace them to play "the token was fixed in Secrets Manager".
     pub tokens: Arc<StaticTokens>,
     pub replier: Arc<Replier>,
+    /// The replier function as AWS runs it (stream batches and the schedule's sweeps go through it).
+    function: Arc<LambdaFunction>,
     settings: StackSettings,
     runner: tokio::sync::Mutex<Option<RunnerHandle>>,
     webhook_task: JoinHandle<()>,
@@ -145,8 +147,9 @@ impl Stack {
             }
         });
 
+        let function = Arc::new(LambdaFunction::started(replier.clone()));
         let sweep_task = {
-            let replier = replier.clone();
+            let function = function.clone();
             let interval = settings.sweep_interval;
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(interval);
@@ -154,7 +157,7 @@ impl Stack {
                 loop {
                     ticker.tick().await;
                     // The event EventBridge's schedule sends, through the same entry point as in AWS.
-                    match replier.handle(scheduled_event()).await {
+                    match function.handle(scheduled_event()).await {
                         Ok(summary) => tracing::debug!(%summary, "sweep"),
                         Err(error) => {
                             tracing::warn!(error = %error, "sweep failed; next run retries")
@@ -173,6 +176,7 @@ impl Stack {
             sim,
             tokens,
             replier,
+            function,
             runner: tokio::sync::Mutex::new(None),
             webhook_task,
             sweep_task,
@@ -191,7 +195,7 @@ impl Stack {
         }
         let mut source = EventSourceSettings::from_template(template_path())?;
         source.batching_window = self.settings.batching_window;
-        let replier = self.replier.clone();
+        let function = self.function.clone();
         let streams =
             aws_sdk_dynamodbstreams::Client::new(&testkit::sdk_config(&self.dynamodb_endpoint));
         let handle = StreamRunner::builder(streams, &self.table_name)
@@ -201,8 +205,8 @@ impl Stack {
             .retry_backoff(Duration::from_millis(100), Duration::from_secs(2))
             .shutdown_grace(self.settings.runner_shutdown_grace)
             .lambda_handler(move |event: serde_json::Value| {
-                let replier = replier.clone();
-                async move { replier.handle(event).await }
+                let function = function.clone();
+                async move { function.handle(event).await }
             })
             .start()
             .await?;

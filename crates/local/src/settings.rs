@@ -95,6 +95,12 @@ impl StackSettings {
         self.replier.account_state_table_name = account_state.to_owned();
     }
 
+    /// Both functions' `REDRIVE_AFTER_SECS` (the webhook sets the first due time, the replier the later ones).
+    pub fn set_redrive_after(&mut self, after: Duration) {
+        self.webhook.redrive_after = after;
+        self.replier.redrive_after = after;
+    }
+
     /// The README's environment variables.
     pub fn from_env() -> anyhow::Result<Self> {
         Self::from_lookup(&Env::process())

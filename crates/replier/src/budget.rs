@@ -49,6 +49,24 @@ pub fn slots_until_grant(calls: &[u64], limit: u32) -> i64 {
         )
 }
 
+/// Calls leased at once at most: a batch's worth of one account's comments.
+pub const MOST_LEASED: u32 = 25;
+
+/// How many calls to lease when `want` comments of an account are about to be sent and the slot has `room`.
+pub fn lease_size(want: u32, room: i64) -> u32 {
+    let room = u32::try_from(room.max(1)).unwrap_or(u32::MAX);
+    want.clamp(1, MOST_LEASED).min(room)
+}
+
+/// The time between two turns of an account's queue: the window shared by the calls a sliding window really
+/// grants (`k/(k+1)` of the limit, see the module header), so that turns never come faster than calls free up.
+pub fn turn_gap(budget: crate::config::Budget) -> chrono::TimeDelta {
+    let k = u64::from(budget_slots(budget.window));
+    let usable = (u64::from(budget.limit) * k / (k + 1)).max(1);
+    let gap_ms = u64::try_from(budget.window.as_millis()).unwrap_or(u64::MAX) / usable;
+    chrono::TimeDelta::milliseconds(i64::try_from(gap_ms.max(1)).unwrap_or(i64::MAX))
+}
+
 /// The calls a slot may still take, given the calls of the `k` closed slots before it (`<= 0`: none).
 pub fn room(closed_calls: &[u64], limit: u32) -> i64 {
     let closed: u64 = closed_calls.iter().sum();
@@ -126,6 +144,26 @@ mod tests {
             next_grant(&[1, 1, 1, 0, 0], 3, 100, 250),
             slot_start(101, 250)
         );
+    }
+
+    #[test]
+    fn leases_cover_the_batch_within_the_room_and_turns_follow_the_usable_rate() {
+        assert_eq!(lease_size(1, 100), 1);
+        assert_eq!(lease_size(10, 100), 10);
+        assert_eq!(lease_size(10, 3), 3);
+        assert_eq!(lease_size(100, 1000), MOST_LEASED);
+        assert_eq!(lease_size(0, 5), 1);
+        let posts = crate::config::Budget {
+            limit: 750,
+            window: Duration::from_secs(3600),
+        };
+        // 12 of 13 slots' worth: 692 calls an hour, one every 5.2 s.
+        assert_eq!(turn_gap(posts), chrono::TimeDelta::milliseconds(5202));
+        let live = crate::config::Budget {
+            limit: 100,
+            window: Duration::from_secs(1),
+        };
+        assert_eq!(turn_gap(live), chrono::TimeDelta::milliseconds(12));
     }
 
     #[test]

@@ -57,10 +57,14 @@ pub struct ReplierConfig {
     pub claim_timeout: Duration,
     /// `DYNAMODB_TIMEOUT_SECS` (4): the longest one DynamoDB request may take, SDK retries included.
     pub dynamodb_timeout: Duration,
-    /// `RECORD_CONCURRENCY` (8): comments processed at once per invocation (stream batch or sweep).
+    /// `RECORD_CONCURRENCY` (25, the stream batch size): comments processed at once per invocation (stream
+    /// batch or sweep); a batch is sent all at once, so one shard keeps up with a Live broadcast.
     pub record_concurrency: usize,
     /// `SWEEP_MAX_ITEMS` (1000): due comments handled per sweep run; the rest wait for the next run.
     pub sweep_max_items: usize,
+    /// `REDRIVE_AFTER_SECS` (900): a comment still `PENDING` this long after it was stored or requeued (its
+    /// stream record was given up on) is re-driven by the sweep; each further re-drive waits twice as long.
+    pub redrive_after: Duration,
     /// `SECRETS_TTL_SECS` (300): how long tokens are cached before being re-read.
     pub secrets_ttl: Duration,
 }
@@ -94,8 +98,9 @@ impl Default for ReplierConfig {
             token_recheck: Duration::from_secs(300),
             claim_timeout: Duration::from_secs(120),
             dynamodb_timeout: reply_core::store::dynamo::DEFAULT_REQUEST_TIMEOUT,
-            record_concurrency: 8,
+            record_concurrency: 25,
             sweep_max_items: 1000,
+            redrive_after: Duration::from_secs(900),
             secrets_ttl: Duration::from_secs(300),
         }
     }
@@ -125,6 +130,7 @@ impl ReplierConfig {
         "DYNAMODB_TIMEOUT_SECS",
         "RECORD_CONCURRENCY",
         "SWEEP_MAX_ITEMS",
+        "REDRIVE_AFTER_SECS",
         "SECRETS_TTL_SECS",
         "SECRET_ARN",
         "ACCESS_TOKEN",
@@ -152,6 +158,23 @@ impl ReplierConfig {
             "set it to the account state table's name (AccountStateTable in template.yaml)",
         )?;
         Self::default().overlay(env)
+    }
+
+    /// What the sweep needs, which never depends on the reply text or the tokens: `TABLE_NAME` and the sweep's
+    /// settings (the rest of the returned configuration is the defaults).
+    pub fn for_sweep(env: &Env) -> Result<Self, ConfigError> {
+        let mut config = Self {
+            table_name: env.required("TABLE_NAME", "set it to the comments table's name")?,
+            ..Self::default()
+        };
+        env.set_secs(&mut config.expiry_margin, "EXPIRY_MARGIN_SECS")?;
+        env.set(&mut config.record_concurrency, "RECORD_CONCURRENCY")?;
+        env.set(&mut config.sweep_max_items, "SWEEP_MAX_ITEMS")?;
+        env.set_secs(&mut config.redrive_after, "REDRIVE_AFTER_SECS")?;
+        env.set_secs(&mut config.dynamodb_timeout, "DYNAMODB_TIMEOUT_SECS")?;
+        config.record_concurrency = config.record_concurrency.max(1);
+        config.sweep_max_items = config.sweep_max_items.max(1);
+        Ok(config)
     }
 
     /// `self` with every setting the environment sets, validated.
@@ -190,6 +213,7 @@ impl ReplierConfig {
         env.set_secs(&mut self.claim_timeout, "CLAIM_TIMEOUT_SECS")?;
         env.set(&mut self.record_concurrency, "RECORD_CONCURRENCY")?;
         env.set(&mut self.sweep_max_items, "SWEEP_MAX_ITEMS")?;
+        env.set_secs(&mut self.redrive_after, "REDRIVE_AFTER_SECS")?;
         env.set_secs(&mut self.secrets_ttl, "SECRETS_TTL_SECS")?;
         self.validate()?;
         Ok(self)
@@ -290,6 +314,12 @@ impl ReplierConfig {
                 ),
             ));
         }
+        if self.redrive_after <= self.claim_timeout {
+            return Err(invalid(
+                "REDRIVE_AFTER_SECS",
+                "must be longer than CLAIM_TIMEOUT_SECS: a comment being sent must not look forgotten".into(),
+            ));
+        }
         self.record_concurrency = self.record_concurrency.max(1);
         self.sweep_max_items = self.sweep_max_items.max(1);
         Ok(())
@@ -376,6 +406,7 @@ mod tests {
             ("DYNAMODB_TIMEOUT_SECS", "3"),
             ("RECORD_CONCURRENCY", "3"),
             ("SWEEP_MAX_ITEMS", "50"),
+            ("REDRIVE_AFTER_SECS", "60"),
             ("SECRETS_TTL_SECS", "7"),
         ])
     }
@@ -438,6 +469,7 @@ mod tests {
             (Duration::from_secs(9), Duration::from_secs(25))
         );
         assert_eq!((c.record_concurrency, c.sweep_max_items), (3, 50));
+        assert_eq!(c.redrive_after, Duration::from_secs(60));
         assert_eq!(c.secrets_ttl, Duration::from_secs(7));
         assert_eq!(c.dynamodb_timeout, Duration::from_secs(3));
         assert_ne!(c.posts_budget, d.posts_budget);

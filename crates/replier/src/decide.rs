@@ -20,7 +20,6 @@ use reply_core::comment::CommentRecord;
 use reply_core::lifecycle::{
     Claim, CommentStatus, ErrorFields, ReplyFields, StatusReason, Transition,
 };
-use reply_core::store::StoreError;
 use std::time::Duration;
 
 /// A 4xx answer without a Graph API error body is retried this many attempts, then the comment fails: it is
@@ -117,18 +116,30 @@ pub enum BeforeClaim {
     Claim { text: String, target: SendTarget },
 }
 
-/// After asking the account's budget for a call.
-#[derive(Debug)]
-pub enum AfterBudget {
-    Send,
-    /// Write this under the claim.
-    Settle(Decision),
-    /// DynamoDB failed: write this under the claim to hand the comment to a later retry; if that write fails
-    /// too, report `error` so that Lambda delivers the record again.
-    Release(Decision, StoreError),
-    /// DynamoDB failed and no retry fits before the deadline: report `error` (Lambda delivers again).
-    Redeliver(StoreError),
+/// What to do about the account's budget, before any claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BudgetFirst {
+    /// Ask the budget for a call.
+    Take,
+    /// The account has a queue and this comment has no turn yet: queue behind it (the calls that free up are
+    /// the queue's), from `from`.
+    Queue { from: DateTime<Utc> },
 }
+
+/// After asking the account's budget for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterBudget {
+    /// Claim and send.
+    Send,
+    /// A Live comment: a call frees up this soon, so wait for it here rather than through the sweep (the
+    /// broadcast may not last).
+    WaitUntil(DateTime<Utc>),
+    /// Take a turn in the account's queue, from `from`.
+    Queue { from: DateTime<Utc> },
+}
+
+/// Live comments wait inside the invocation for a call this far away at most.
+pub const LIVE_WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The last moment a retry may be scheduled for this comment.
 pub fn latest_retry(comment: &CommentRecord, policy: &Policy) -> DateTime<Utc> {
@@ -199,34 +210,57 @@ pub fn before_claim(
     }
 }
 
-/// After the budget answered (or DynamoDB failed to).
+/// Whether the comment may ask for a call, or must queue behind the account's waiting comments.
+pub fn budget_first(
+    comment: &CommentRecord,
+    account: &AccountState,
+    now: DateTime<Utc>,
+    policy: &Policy,
+) -> BudgetFirst {
+    let (bucket, _) = budget_for(comment, policy);
+    match account.queue_tail(bucket) {
+        Some(tail) if comment.queue_turn.is_none() && tail > now => {
+            BudgetFirst::Queue { from: now }
+        }
+        _ => BudgetFirst::Take,
+    }
+}
+
+/// After the budget answered; `waited` is how long this comment has already waited inside the invocation.
 pub fn after_budget(
-    grant: Result<BudgetGrant, StoreError>,
-    claim: &Claim,
+    grant: BudgetGrant,
+    comment: &CommentRecord,
+    now: DateTime<Utc>,
+    waited: std::time::Duration,
+) -> AfterBudget {
+    match grant {
+        BudgetGrant::Granted => AfterBudget::Send,
+        BudgetGrant::Exhausted { next_window } => {
+            let soon = next_window - now <= delta(LIVE_WAIT_MAX.saturating_sub(waited));
+            if comment.is_live() && soon {
+                AfterBudget::WaitUntil(next_window)
+            } else {
+                AfterBudget::Queue { from: next_window }
+            }
+        }
+    }
+}
+
+/// A comment deferred to its turn in the account's queue (no claim was taken: the write is the defer itself).
+pub fn deferred(
+    turn: DateTime<Utc>,
     comment: &CommentRecord,
     now: DateTime<Utc>,
     policy: &Policy,
-    fraction: f64,
-) -> AfterBudget {
+) -> Decision {
     let latest = latest_retry(comment, policy);
-    match grant {
-        Ok(BudgetGrant::Granted) => AfterBudget::Send,
-        Ok(BudgetGrant::Exhausted { next_window }) => {
-            let (_, budget) = budget_for(comment, policy);
-            let jitter = backoff::window_jitter(budget.window, fraction);
-            AfterBudget::Settle(
-                match backoff::schedule(now, next_window + delta(jitter), None, latest) {
-                    Some(at) => retry(StatusReason::RateLimited, at, false),
-                    None => window_closed(),
-                },
-            )
+    match backoff::schedule(now, turn, None, latest) {
+        Some(at) => {
+            let mut decision = retry(StatusReason::RateLimited, at, false);
+            decision.transition = decision.transition.queue_turn(at);
+            decision
         }
-        Err(error) => match retry_time(now, claim.attempts, None, latest, policy, fraction) {
-            Some(at) => {
-                AfterBudget::Release(retry(StatusReason::InfrastructureError, at, false), error)
-            }
-            None => AfterBudget::Redeliver(error),
-        },
+        None => window_closed(),
     }
 }
 

@@ -7,13 +7,16 @@
 //! `PENDING`, so they flow through the stream again.
 //!
 //! Module map:
-//! - [`replier`]: the [`Replier`]: wiring, the Lambda entry ([`Replier::handle`]) and the orchestrator that
-//!   reads, lets [`decide`] decide, and writes.
+//! - [`lambda`]: the function as AWS runs it ([`lambda::LambdaFunction`]): the sweep always, the replier when it
+//!   could start.
+//! - [`replier`]: the [`Replier`]: wiring, its entry ([`Replier::handle`]) and the orchestrator that reads,
+//!   lets [`decide`] decide, and writes.
 //! - [`decide`]: every decision about a comment, as pure functions returning a [`decide::Decision`].
 //! - [`ports`]: the traits the orchestrator talks to (account ledger, reply sender; the comment table is
 //!   `reply_core::store::CommentTable`).
-//! - [`stream`]: one stream batch, record by record, with partial batch failures.
-//! - [`sweep`]: the scheduled retry sweep over the `retry_due` index.
+//! - [`stream`]: one stream batch, record by record, with partial batch failures; [`lanes`]: one account's
+//!   comments through the budget one at a time per instance, leasing calls and reserving turns for the rest.
+//! - [`sweep`]: the scheduled sweep over the `due` index (retries, stale claims, forgotten comments).
 //! - [`classify`]: Meta's answer to one send, as a disposition (codes from `reply_core::meta`).
 //! - [`backoff`]: when to try again; [`budget`]: the sliding-window rate-budget arithmetic.
 //! - [`accounts`]: the account state table's adapter (budget counters, pauses, rejected tokens).
@@ -28,6 +31,8 @@ pub mod classify;
 pub mod config;
 pub mod decide;
 pub mod graph;
+pub mod lambda;
+pub mod lanes;
 pub mod metrics;
 pub mod outcome;
 pub mod ports;
@@ -39,6 +44,7 @@ pub mod tokens;
 pub mod usage;
 
 pub use config::{Budget, ReplierConfig};
+pub use lambda::{LambdaFunction, Sweeper};
 pub use outcome::{IgnoreReason, RecordError, RecordOutcome};
 pub use replier::{Ports, Replier, ReplierParts, TOKEN_INVALIDATION_INTERVAL};
 pub use stream::BatchReport;
@@ -65,8 +71,12 @@ pub enum StartupError {
 pub enum HandlerError {
     #[error("the event is neither a DynamoDB stream batch nor a scheduled event")]
     UnknownEvent,
-    #[error("the retry sweep could not read the retry_due index")]
+    #[error("the sweep could not read the due index")]
     Sweep(#[source] reply_core::store::StoreError),
+    #[error(
+        "the replier could not start ({0}); stream batches fail until it is fixed, the sweep still runs"
+    )]
+    NotStarted(String),
     #[error("the retry sweep could not write {0} comments; the next sweep retries them")]
     SweepIncomplete(u64),
 }
@@ -78,6 +88,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             HandlerError::UnknownEvent => "UnknownEvent",
             HandlerError::Sweep(_) => "SweepFailed",
             HandlerError::SweepIncomplete(_) => "SweepIncomplete",
+            HandlerError::NotStarted(_) => "ReplierNotStarted",
         };
         Self {
             error_type: error_type.to_owned(),

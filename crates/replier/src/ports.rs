@@ -3,7 +3,7 @@
 //! ([`reply_core::store::CommentTable`]), the account ledger, the reply sender, the token source
 //! ([`crate::TokenSource`]) and the clock ([`reply_core::Clock`]).
 
-use crate::accounts::{AccountState, Bucket, BudgetGrant};
+use crate::accounts::{AccountState, Bucket, BudgetGrant, TurnRequest};
 use crate::config::Budget;
 use crate::graph::SendResult;
 use crate::tokens::{SendTarget, TokenFingerprint};
@@ -18,14 +18,27 @@ pub trait AccountLedger: Send + Sync + std::fmt::Debug {
     async fn get(&self, account_id: &str) -> Result<AccountState, StoreError>;
 
     /// Takes one call from the account's `bucket` budget, unless that would exceed `budget` in the window
-    /// ending now.
+    /// ending now; `want` is how many of the account's comments are about to be sent (calls may be leased
+    /// for them at once).
     async fn take_budget(
         &self,
         account_id: &str,
         bucket: Bucket,
         budget: Budget,
         now: DateTime<Utc>,
+        want: u32,
     ) -> Result<BudgetGrant, StoreError>;
+
+    /// Returns a call that was taken but not spent (the comment went to another invocation).
+    fn give_back(&self, account_id: &str, bucket: Bucket, budget: Budget, now: DateTime<Utc>);
+
+    /// The next turn in the account's queue of comments waiting for `bucket` budget.
+    async fn reserve_turn(
+        &self,
+        account_id: &str,
+        bucket: Bucket,
+        request: TurnRequest,
+    ) -> Result<DateTime<Utc>, StoreError>;
 
     /// Pauses the account until `until`, unless it is already paused for longer.
     async fn pause(

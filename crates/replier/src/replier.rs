@@ -6,10 +6,15 @@
 //! likely is.
 
 use crate::accounts::AccountStateStore;
+use crate::accounts::{AccountState, TurnRequest};
 use crate::backoff::delta;
 use crate::config::ReplierConfig;
-use crate::decide::{self, AfterBudget, BeforeClaim, Decision, Effect, Facts, Policy, Sent};
+use crate::decide::{
+    self, AfterBudget, BeforeClaim, BudgetFirst, Decision, Effect, Facts, Policy, Sent,
+};
 use crate::graph::GraphClient;
+use crate::lambda::Sweeper;
+use crate::lanes::{Lanes, Waiting};
 use crate::outcome::{RecordError, RecordOutcome};
 use crate::ports::{AccountLedger, ReplySender};
 use crate::stream::{self, BatchReport};
@@ -78,6 +83,7 @@ pub struct Replier {
     config: ReplierConfig,
     policy: Policy,
     ports: Ports,
+    lanes: Lanes,
     last_invalidation: Mutex<Option<Instant>>,
 }
 
@@ -118,6 +124,7 @@ impl Replier {
             policy: Policy::from(&config),
             config,
             ports,
+            lanes: Lanes::default(),
             last_invalidation: Mutex::new(None),
         })
     }
@@ -134,9 +141,7 @@ impl Replier {
             report.counts.emit();
             return Ok(serde_json::to_value(&report.response).unwrap_or_default());
         }
-        let scheduled = event.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event")
-            || event.get("source").and_then(Value::as_str) == Some("aws.events");
-        if scheduled {
+        if crate::lambda::is_scheduled(&event) {
             let summary = self.sweep().await.map_err(HandlerError::Sweep)?;
             if summary.errors > 0 {
                 return Err(HandlerError::SweepIncomplete(summary.errors));
@@ -147,14 +152,18 @@ impl Replier {
         Err(HandlerError::UnknownEvent)
     }
 
-    /// Runs one retry sweep (the scheduled invocation).
+    /// Runs one sweep (the scheduled invocation).
     pub async fn sweep(&self) -> Result<SweepSummary, StoreError> {
-        sweep::run(
-            self.ports.comments.as_ref(),
-            self.ports.clock.as_ref(),
-            &sweep::Settings::from(&self.config),
-        )
-        .await
+        self.sweeper().run().await
+    }
+
+    /// The sweep over this replier's comments table and clock.
+    pub fn sweeper(&self) -> Sweeper {
+        Sweeper {
+            comments: self.ports.comments.clone(),
+            clock: self.ports.clock.clone(),
+            settings: sweep::Settings::from(&self.config),
+        }
     }
 
     /// A stream event as Lambda delivers it (JSON): the response for Lambda and what the batch did.
@@ -169,7 +178,7 @@ impl Replier {
         stream::process_batch(
             records,
             self.config.record_concurrency,
-            |comment| async move { self.process_comment(&comment).await },
+            |comment, waiting| async move { self.process_comment(&comment, &waiting).await },
         )
         .await
     }
@@ -179,7 +188,10 @@ impl Replier {
     pub async fn process_comment(
         &self,
         comment: &CommentRecord,
+        waiting: &Waiting,
     ) -> Result<RecordOutcome, RecordError> {
+        // However this comment leaves the budget step (or skips it), it no longer waits for it.
+        let passing = waiting.one_passing();
         let now = self.ports.clock.now();
         let id = comment.comment_id.as_str();
         let account_id = comment.account_id.as_str();
@@ -213,36 +225,21 @@ impl Replier {
             }
         };
 
+        // The budget before the claim: a comment deferred for budget is then written once (the defer), not
+        // claimed, released and claimed again.
+        let (bucket, budget) = decide::budget_for(comment, &self.policy);
+        if let Some(outcome) = self.wait_for_budget(comment, &account, waiting).await? {
+            return Ok(outcome);
+        }
+        drop(passing);
+        let now = self.ports.clock.now();
         let claimed_until = now + delta(self.config.claim_timeout);
         let Some(claim) = self.ports.comments.claim(id, now, claimed_until).await? else {
+            self.ports
+                .accounts
+                .give_back(account_id, bucket, budget, now);
             return Ok(RecordOutcome::DuplicateSkipped);
         };
-        // The claim took time: a budget slot must be taken at the time it is spent in, or this instance could
-        // spend a slot that the others already count as closed.
-        let now = self.ports.clock.now();
-        let (bucket, budget) = decide::budget_for(comment, &self.policy);
-        let grant = self
-            .ports
-            .accounts
-            .take_budget(account_id, bucket, budget, now)
-            .await;
-        match decide::after_budget(grant, &claim, comment, now, &self.policy, rand::random()) {
-            AfterBudget::Send => {}
-            AfterBudget::Settle(decision) => {
-                return self.settle_claimed(comment, &claim, decision, now).await;
-            }
-            AfterBudget::Release(decision, error) => {
-                log_infrastructure_error(id, &error);
-                return match self.settle_claimed(comment, &claim, decision, now).await {
-                    Ok(outcome) => Ok(outcome),
-                    Err(_) => Err(error.into()),
-                };
-            }
-            AfterBudget::Redeliver(error) => {
-                log_infrastructure_error(id, &error);
-                return Err(error.into());
-            }
-        }
 
         let result = self.ports.sender.send(&target, id, &text).await;
         let now = self.ports.clock.now();
@@ -255,6 +252,65 @@ impl Replier {
         };
         let decision = decide::after_send(&sent, now, &self.policy, rand::random());
         self.settle_claimed(comment, &claim, decision, now).await
+    }
+
+    /// Takes a call of the account's budget for `comment` (`None`), or defers it to its turn in the account's
+    /// queue (the outcome). Live comments wait here for a call that frees up within [`decide::LIVE_WAIT_MAX`].
+    /// Each take and reservation happens in the account's lane (see [`crate::lanes`]), with the clock read
+    /// inside it: a slot must be taken at the time it is spent in, or this instance could spend a slot that
+    /// the others already count as closed.
+    async fn wait_for_budget(
+        &self,
+        comment: &CommentRecord,
+        account: &AccountState,
+        waiting: &Waiting,
+    ) -> Result<Option<RecordOutcome>, RecordError> {
+        let account_id = comment.account_id.as_str();
+        let (bucket, budget) = decide::budget_for(comment, &self.policy);
+        let started = Instant::now();
+        let now = self.ports.clock.now();
+        let mut queue_from = match decide::budget_first(comment, account, now, &self.policy) {
+            BudgetFirst::Queue { from } => Some(from),
+            BudgetFirst::Take => None,
+        };
+        while queue_from.is_none() {
+            let lane = self.lanes.enter(account_id, bucket).await;
+            let now = self.ports.clock.now();
+            let grant = self
+                .ports
+                .accounts
+                .take_budget(account_id, bucket, budget, now, waiting.count())
+                .await?;
+            drop(lane);
+            match decide::after_budget(grant, comment, now, started.elapsed()) {
+                AfterBudget::Send => return Ok(None),
+                AfterBudget::WaitUntil(at) => {
+                    let jitter = std::time::Duration::from_millis(rand::random::<u64>() % 20);
+                    let wait = (at - now).to_std().unwrap_or_default() + jitter;
+                    tokio::time::sleep(wait.min(decide::LIVE_WAIT_MAX)).await;
+                }
+                AfterBudget::Queue { from } => queue_from = Some(from),
+            }
+        }
+        let lane = self.lanes.enter(account_id, bucket).await;
+        let now = self.ports.clock.now();
+        let request = TurnRequest {
+            budget,
+            from: queue_from.unwrap_or(now),
+            known_tail: account.queue_tail(bucket),
+            want: waiting.count(),
+            now,
+        };
+        let turn = self
+            .ports
+            .accounts
+            .reserve_turn(account_id, bucket, request)
+            .await?;
+        drop(lane);
+        let decision = decide::deferred(turn, comment, now, &self.policy);
+        self.settle_unclaimed(comment, decision, now)
+            .await
+            .map(Some)
     }
 
     /// Writes a decision taken before any claim; losing the race to another invocation is not an error.
@@ -401,8 +457,4 @@ fn log_hold(comment: &CommentRecord, decision: &Decision, target: Option<&SendTa
         ),
         _ => {}
     }
-}
-
-fn log_infrastructure_error(comment_id: &str, error: &StoreError) {
-    tracing::warn!(comment_id, error = %error, cause = %reply_core::telemetry::error_sources(error), "infrastructure error before sending");
 }

@@ -5,6 +5,7 @@
 //! that cannot be read at all is counted and skipped rather than failed: redelivering it would never help and
 //! would hold up the shard.
 
+use crate::lanes::Waiting;
 use crate::metrics::BatchCounts;
 use crate::outcome::{IgnoreReason, RecordError, RecordOutcome};
 use aws_lambda_events::event::dynamodb::EventRecord;
@@ -15,6 +16,7 @@ use reply_core::lifecycle::attr;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 /// A record's sequence number (its identifier for Lambda) and how processing it went.
 type SequencedResult = (Option<String>, Result<RecordOutcome, RecordError>);
@@ -48,16 +50,31 @@ pub fn parse_records(event: &Value) -> (Vec<EventRecord>, u64) {
     (parsed, unparseable)
 }
 
-/// Processes a batch: `process` gets each `PENDING` comment read from a record's new image.
+/// Processes a batch: `process` gets each `PENDING` comment read from a record's new image, with the count of
+/// its account's `PENDING` comments in the batch still waiting for budget (the calls to lease, or the turns to
+/// reserve, for them at once).
 pub async fn process_batch<F, Fut>(
     records: Vec<EventRecord>,
     concurrency: usize,
     process: F,
 ) -> BatchReport
 where
-    F: Fn(CommentRecord) -> Fut,
+    F: Fn(CommentRecord, Arc<Waiting>) -> Fut,
     Fut: Future<Output = Result<RecordOutcome, RecordError>>,
 {
+    let mut counts: HashMap<String, u32> = HashMap::new();
+    for record in &records {
+        if let Ok(comment) = pending_comment(record) {
+            *counts
+                .entry(comment.account_id.as_str().to_owned())
+                .or_default() += 1;
+        }
+    }
+    let per_account: HashMap<String, Arc<Waiting>> = counts
+        .into_iter()
+        .map(|(account, n)| (account, Arc::new(Waiting::new(n))))
+        .collect();
+    let per_account = &per_account;
     // Same comment: one group, in stream order. Groups keep first-seen order.
     let mut groups: Vec<Vec<EventRecord>> = Vec::new();
     let mut by_comment: HashMap<String, usize> = HashMap::new();
@@ -78,7 +95,7 @@ where
         .map(|group| async move {
             let mut out = Vec::with_capacity(group.len());
             for record in group {
-                let result = process_record(&record, process).await;
+                let result = process_record(&record, process, per_account).await;
                 out.push((record.change.sequence_number.clone(), result));
             }
             out
@@ -113,9 +130,10 @@ where
 async fn process_record<F, Fut>(
     record: &EventRecord,
     process: &F,
+    per_account: &HashMap<String, Arc<Waiting>>,
 ) -> Result<RecordOutcome, RecordError>
 where
-    F: Fn(CommentRecord) -> Fut,
+    F: Fn(CommentRecord, Arc<Waiting>) -> Fut,
     Fut: Future<Output = Result<RecordOutcome, RecordError>>,
 {
     let comment = match pending_comment(record) {
@@ -125,7 +143,11 @@ where
     let comment_id = comment.comment_id.clone();
     let account_id = comment.account_id.clone();
     let live = comment.is_live();
-    let result = process(comment).await;
+    let waiting = per_account
+        .get(account_id.as_str())
+        .cloned()
+        .unwrap_or_else(|| Arc::new(Waiting::new(1)));
+    let result = process(comment, waiting).await;
     match &result {
         Ok(outcome) => tracing::info!(
             comment_id = %comment_id,

@@ -1,26 +1,38 @@
-//! The retry sweep, run on a schedule. It reads the sparse `retry_due` index for comments whose
-//! `next_attempt_at` has come (`RETRY`, `TOKEN_INVALID`, and `SENDING` claims that went stale) and puts each
-//! back to `PENDING`, which sends it through the table's stream again; so retries do not depend on the stream
-//! keeping records (24 hours) or on Lambda's retry budget. A comment whose reply window has closed is expired
-//! instead. A stale claim's invocation died or timed out, maybe after sending, so its comment is requeued with
-//! `unconfirmed_send`.
+//! The sweep, run on a schedule: nothing waits for ever. It reads the `due` index (every comment still in
+//! progress, by `due_at`) and moves each due comment on:
 //!
-//! Every write is conditional on the `status`/`next_attempt_at` pair just read, so overlapping sweeps, or a
-//! sweep racing a replier, change each comment at most once.
+//! - `RETRY`, `TOKEN_INVALID`: back to `PENDING`, which sends it through the table's stream again;
+//! - `SENDING` whose claim went stale (its invocation died, maybe after sending): back to `PENDING` with
+//!   `unconfirmed_send`;
+//! - `PENDING` nobody took by its `due_at` (its stream record was given up on: the replier could not start,
+//!   DynamoDB was throttled past the stream's retries, a dead-lettered batch): re-driven, which writes a fresh
+//!   stream record; each re-drive waits twice as long as the one before;
+//! - any of them whose reply window has closed: `EXPIRED`.
+//!
+//! A run is fair between accounts: it takes due comments from every partition in turn and then one account
+//! after another, so one account's backlog never delays another account's due comments. Every write is
+//! conditional on the `status`/`due_at` just read, so overlapping sweeps, or a sweep racing a replier, change
+//! each comment at most once. The sweep needs only the comments table, so it runs even when the rest of the
+//! replier cannot start (see [`crate::lambda`]). While an upgraded stack still holds items of the previous
+//! version in the old `retry_due` index, they are read and moved into the `due` index the same way.
 
 use crate::backoff::delta;
 use crate::config::ReplierConfig;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use reply_core::clock::Clock;
 use reply_core::comment::CommentStatus;
-use reply_core::lifecycle::{DueComment, Precondition, StatusReason, Transition, Written};
+use reply_core::lifecycle::{
+    DueComment, Precondition, StatusReason, Transition, Written, attr, due,
+};
 use reply_core::metrics::emit_counts;
-use reply_core::store::{CommentTable, StoreError};
+use reply_core::store::{CommentTable, Item, StoreError};
 use serde::Serialize;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-/// The statuses the sweep looks at, in this order.
-pub const SWEPT_STATUSES: [CommentStatus; 3] = [
+/// The statuses the previous version's `retry_due` index held.
+const LEGACY_STATUSES: [CommentStatus; 3] = [
     CommentStatus::Sending,
     CommentStatus::Retry,
     CommentStatus::TokenInvalid,
@@ -35,9 +47,11 @@ pub struct SweepSummary {
     pub requeued: u64,
     /// Stale `SENDING` claims put back to `PENDING` with `unconfirmed_send`.
     pub stale_claims_requeued: u64,
+    /// `PENDING` comments nobody took, re-driven.
+    pub redriven: u64,
     /// Comments whose window closed while they waited.
     pub expired: u64,
-    /// Comments that moved on between the read and the write.
+    /// Comments that moved on between the read and the write, or are still being sent.
     pub skipped: u64,
     /// Writes that failed; those comments are picked up by the next sweep.
     pub errors: u64,
@@ -47,15 +61,33 @@ pub struct SweepSummary {
 
 impl SweepSummary {
     /// The EMF metrics of a sweep, by name.
-    pub fn metrics(&self) -> [(&'static str, u64); 6] {
+    pub fn metrics(&self) -> [(&'static str, u64); 7] {
         [
             ("SweepDue", self.due),
             ("SweepRequeued", self.requeued),
             ("SweepStaleClaims", self.stale_claims_requeued),
+            ("SweepRedriven", self.redriven),
             ("RepliesExpired", self.expired),
             ("SweepSkipped", self.skipped),
             ("SweepErrors", self.errors),
         ]
+    }
+}
+
+impl std::fmt::Display for SweepSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} due: {} requeued, {} stale claims, {} re-driven, {} expired, {} skipped, {} errors{}",
+            self.due,
+            self.requeued,
+            self.stale_claims_requeued,
+            self.redriven,
+            self.expired,
+            self.skipped,
+            self.errors,
+            if self.more_due { ", more due" } else { "" }
+        )
     }
 }
 
@@ -65,6 +97,7 @@ pub struct Settings {
     pub max_items: usize,
     pub concurrency: usize,
     pub expiry_margin: Duration,
+    pub redrive_after: Duration,
 }
 
 impl From<&ReplierConfig> for Settings {
@@ -73,33 +106,115 @@ impl From<&ReplierConfig> for Settings {
             max_items: c.sweep_max_items,
             concurrency: c.record_concurrency,
             expiry_margin: c.expiry_margin,
+            redrive_after: c.redrive_after,
         }
+    }
+}
+
+/// What the sweep read of a due comment's item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueState {
+    pub status: CommentStatus,
+    pub reply_deadline: Option<DateTime<Utc>>,
+    pub claimed_until: Option<DateTime<Utc>>,
+    pub redrives: u32,
+}
+
+impl DueState {
+    fn of(item: &Item) -> Option<Self> {
+        let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+        let time = |name: &str| {
+            text(name)
+                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+        };
+        Some(Self {
+            status: CommentStatus::from_word(text(attr::STATUS)?)?,
+            reply_deadline: time(attr::REPLY_DEADLINE),
+            claimed_until: time(attr::CLAIMED_UNTIL),
+            redrives: item
+                .get(attr::REDRIVES)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+        })
+    }
+}
+
+/// What to do with one due comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write `move_on` while the window is open, else `expire`; `stale_claim` when a dead claim is taken over.
+    Move {
+        move_on: Box<Transition>,
+        expire: Box<Transition>,
+        kind: Moved,
+    },
+    /// Nothing to do now (a live claim, or a status that is not waiting).
+    Leave,
+}
+
+/// Which kind of move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    Requeued,
+    StaleClaim,
+    Redriven,
+}
+
+/// The pure decision for one due comment.
+pub fn decide(state: &DueState, now: DateTime<Utc>, settings: &Settings) -> Action {
+    let redrive_at = now + delta(settings.redrive_after);
+    let expire = |maybe_sent: bool| {
+        Transition::new(
+            CommentStatus::Expired,
+            Some(StatusReason::ReplyWindowClosed),
+        )
+        .unconfirmed_send(maybe_sent)
+    };
+    match state.status {
+        CommentStatus::Retry | CommentStatus::TokenInvalid => {
+            let why = if state.status == CommentStatus::TokenInvalid {
+                StatusReason::TokenRecheck
+            } else {
+                StatusReason::RetryDue
+            };
+            Action::Move {
+                move_on: Box::new(Transition::requeue(why, redrive_at)),
+                expire: Box::new(expire(false)),
+                kind: Moved::Requeued,
+            }
+        }
+        CommentStatus::Sending if state.claimed_until.is_some_and(|until| until > now) => {
+            Action::Leave
+        }
+        CommentStatus::Sending => Action::Move {
+            move_on: Box::new(
+                Transition::requeue(StatusReason::StaleClaim, redrive_at).unconfirmed_send(true),
+            ),
+            expire: Box::new(expire(true)),
+            kind: Moved::StaleClaim,
+        },
+        CommentStatus::Pending => {
+            let wait = due::redrive_wait(delta(settings.redrive_after), state.redrives + 1);
+            Action::Move {
+                move_on: Box::new(
+                    Transition::requeue(StatusReason::Redriven, now + wait)
+                        .redriven(state.redrives + 1),
+                ),
+                expire: Box::new(expire(false)),
+                kind: Moved::Redriven,
+            }
+        }
+        _ => Action::Leave,
     }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Swept {
-    Requeued { stale: bool },
+    Moved(Moved),
     Expired,
     Skipped,
-}
-
-/// What a due comment becomes: back to `PENDING` while its window is open, else `EXPIRED`. A stale claim's
-/// invocation may have sent, so both mark `unconfirmed_send`.
-pub fn due_transitions(item: &DueComment) -> (Transition, Transition) {
-    let stale = item.status == CommentStatus::Sending;
-    let why = match item.status {
-        CommentStatus::Sending => StatusReason::StaleClaim,
-        CommentStatus::TokenInvalid => StatusReason::TokenRecheck,
-        _ => StatusReason::RetryDue,
-    };
-    let requeue = Transition::requeue(why).unconfirmed_send(stale);
-    let expire = Transition::new(
-        CommentStatus::Expired,
-        Some(StatusReason::ReplyWindowClosed),
-    )
-    .unconfirmed_send(stale);
-    (requeue, expire)
 }
 
 /// Runs one sweep. Fails only when the index cannot be read; failed writes are counted in the summary.
@@ -109,25 +224,7 @@ pub async fn run(
     settings: &Settings,
 ) -> Result<SweepSummary, StoreError> {
     let now = clock.now();
-    let max = settings.max_items;
-    let mut due: Vec<DueComment> = Vec::new();
-    let mut more_due = false;
-    'statuses: for status in SWEPT_STATUSES {
-        let mut start = None;
-        loop {
-            let page = table.due_page(status, now, max - due.len(), start).await?;
-            due.extend(page.due);
-            if due.len() >= max {
-                more_due = page.next.is_some() || status != CommentStatus::TokenInvalid;
-                break 'statuses;
-            }
-            match page.next {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
-    }
-
+    let (due, more_due) = read_due(table, now, settings.max_items).await?;
     let mut summary = SweepSummary {
         due: due.len() as u64,
         more_due,
@@ -140,8 +237,9 @@ pub async fn run(
         .await;
     for result in results {
         match result {
-            Ok(Swept::Requeued { stale: true }) => summary.stale_claims_requeued += 1,
-            Ok(Swept::Requeued { stale: false }) => summary.requeued += 1,
+            Ok(Swept::Moved(Moved::StaleClaim)) => summary.stale_claims_requeued += 1,
+            Ok(Swept::Moved(Moved::Requeued)) => summary.requeued += 1,
+            Ok(Swept::Moved(Moved::Redriven)) => summary.redriven += 1,
             Ok(Swept::Expired) => summary.expired += 1,
             Ok(Swept::Skipped) => summary.skipped += 1,
             Err(error) => {
@@ -150,9 +248,81 @@ pub async fn run(
             }
         }
     }
-    tracing::info!(summary = ?summary, "retry sweep done");
+    tracing::info!(summary = %summary, "sweep done");
     emit_counts(crate::metrics::FUNCTION, &[], &summary.metrics());
     Ok(summary)
+}
+
+/// Up to `max` due comments, fairly: a page from each partition in turn (the previous version's index last),
+/// then one account after another. `true` when more were due.
+async fn read_due(
+    table: &dyn CommentTable,
+    now: DateTime<Utc>,
+    max: usize,
+) -> Result<(Vec<DueComment>, bool), StoreError> {
+    // Read a little more than a run takes, so the accounts' shares are drawn from a wide enough set.
+    let budget = max.saturating_mul(2).max(1);
+    let per_page = (budget / due::SHARDS as usize).clamp(10, 1000);
+    let mut candidates: Vec<DueComment> = Vec::new();
+    let mut more = false;
+    let mut open: VecDeque<(u32, Option<Item>)> = (0..due::SHARDS).map(|s| (s, None)).collect();
+    while let Some((shard, start)) = open.pop_front() {
+        if candidates.len() >= budget {
+            more = true;
+            break;
+        }
+        let page = table
+            .due_page(&due::shard_name(shard), now, per_page, start)
+            .await?;
+        candidates.extend(page.due);
+        if let Some(next) = page.next {
+            open.push_back((shard, Some(next)));
+        }
+    }
+    for status in LEGACY_STATUSES {
+        if candidates.len() >= budget {
+            more = true;
+            break;
+        }
+        let page = table
+            .legacy_due_page(status, now, budget - candidates.len(), None)
+            .await?;
+        more |= page.next.is_some();
+        candidates.extend(page.due);
+    }
+    let fair = one_account_after_another(candidates);
+    more |= fair.len() > max;
+    Ok((fair.into_iter().take(max).collect(), more))
+}
+
+/// The comments interleaved by account (each account's oldest first), so a run's share is the same for every
+/// account with comments due.
+pub fn one_account_after_another(due: Vec<DueComment>) -> Vec<DueComment> {
+    let mut by_account: BTreeMap<Option<String>, VecDeque<DueComment>> = BTreeMap::new();
+    for item in due {
+        by_account
+            .entry(item.account_id.clone())
+            .or_default()
+            .push_back(item);
+    }
+    for queue in by_account.values_mut() {
+        queue
+            .make_contiguous()
+            .sort_by(|a, b| a.due_at.cmp(&b.due_at));
+    }
+    let mut out = Vec::new();
+    loop {
+        let mut took = false;
+        for queue in by_account.values_mut() {
+            if let Some(item) = queue.pop_front() {
+                out.push(item);
+                took = true;
+            }
+        }
+        if !took {
+            return out;
+        }
+    }
 }
 
 async fn sweep_one(
@@ -162,26 +332,45 @@ async fn sweep_one(
     item: &DueComment,
 ) -> Result<Swept, StoreError> {
     let now = clock.now();
-    let stale = item.status == CommentStatus::Sending;
-    let (requeue, expire) = due_transitions(item);
+    let Some(state) = table
+        .get(&item.comment_id)
+        .await?
+        .as_ref()
+        .and_then(DueState::of)
+    else {
+        return Ok(Swept::Skipped);
+    };
+    let Action::Move {
+        move_on,
+        expire,
+        kind,
+    } = decide(&state, now, settings)
+    else {
+        return Ok(Swept::Skipped);
+    };
+    let stale_claim = (kind == Moved::StaleClaim).then_some(now);
     let open = Precondition::Due {
-        status: item.status,
-        next_attempt_at: &item.next_attempt_at,
+        status: state.status,
+        due_at: &item.due_at,
+        legacy: item.legacy,
         open_at: Some(now + delta(settings.expiry_margin)),
+        claim_stale_at: stale_claim,
     };
     if table
-        .transition(&item.comment_id, open, &requeue, now)
+        .transition(&item.comment_id, open, &move_on, now)
         .await?
         == Written::Yes
     {
-        tracing::info!(comment_id = %item.comment_id, from = %item.status, "requeued");
-        return Ok(Swept::Requeued { stale });
+        tracing::info!(comment_id = %item.comment_id, from = %state.status, moved = ?kind, "moved on");
+        return Ok(Swept::Moved(kind));
     }
     // Either the window closed or the comment moved on; only the first can still match this condition.
     let unchanged = Precondition::Due {
-        status: item.status,
-        next_attempt_at: &item.next_attempt_at,
+        status: state.status,
+        due_at: &item.due_at,
+        legacy: item.legacy,
         open_at: None,
+        claim_stale_at: stale_claim,
     };
     Ok(
         match table
@@ -189,7 +378,7 @@ async fn sweep_one(
             .await?
         {
             Written::Yes => {
-                tracing::info!(comment_id = %item.comment_id, from = %item.status, "expired while waiting");
+                tracing::info!(comment_id = %item.comment_id, from = %state.status, "expired while waiting");
                 Swept::Expired
             }
             Written::ConditionFailed => Swept::Skipped,
@@ -198,38 +387,4 @@ async fn sweep_one(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn due(status: CommentStatus) -> DueComment {
-        DueComment {
-            comment_id: "c1".into(),
-            status,
-            next_attempt_at: "2026-01-01T00:00:00Z".into(),
-        }
-    }
-
-    #[test]
-    fn a_due_comment_goes_back_to_pending_saying_why_or_expires() {
-        let (requeue, expire) = due_transitions(&due(CommentStatus::Retry));
-        assert_eq!(requeue, Transition::requeue(StatusReason::RetryDue));
-        assert_eq!(
-            expire,
-            Transition::new(
-                CommentStatus::Expired,
-                Some(StatusReason::ReplyWindowClosed)
-            )
-        );
-        let (requeue, _) = due_transitions(&due(CommentStatus::TokenInvalid));
-        assert_eq!(requeue.reason, Some(StatusReason::TokenRecheck));
-        assert!(!requeue.unconfirmed_send);
-    }
-
-    #[test]
-    fn a_stale_claim_may_have_sent_so_both_moves_mark_unconfirmed_send() {
-        let (requeue, expire) = due_transitions(&due(CommentStatus::Sending));
-        assert_eq!(requeue.reason, Some(StatusReason::StaleClaim));
-        assert_eq!(requeue.status, CommentStatus::Pending);
-        assert!(requeue.unconfirmed_send && expire.unconfirmed_send);
-    }
-}
+mod tests;

@@ -43,26 +43,47 @@ async fn a_fresh_table_is_the_template_table() {
     let stream_arn = table.latest_stream_arn().unwrap();
     assert!(!stream_arn.is_empty());
 
-    let gsis = table.global_secondary_indexes();
-    assert_eq!(gsis.len(), 1);
-    let retry_due = &gsis[0];
-    assert_eq!(retry_due.index_name(), Some("retry_due"));
-    assert_eq!(retry_due.index_status(), Some(&IndexStatus::Active));
-    let gsi_keys: Vec<_> = retry_due
-        .key_schema()
+    let mut gsis: Vec<_> = table.global_secondary_indexes().iter().collect();
+    gsis.sort_by_key(|gsi| gsi.index_name().map(str::to_owned));
+    let described: Vec<_> = gsis
         .iter()
-        .map(|k| (k.attribute_name(), k.key_type().clone()))
+        .map(|gsi| {
+            let keys: Vec<_> = gsi
+                .key_schema()
+                .iter()
+                .map(|k| (k.attribute_name(), k.key_type().clone()))
+                .collect();
+            let projection = gsi.projection().unwrap();
+            (
+                gsi.index_name().unwrap(),
+                gsi.index_status().cloned(),
+                keys,
+                projection.projection_type().cloned(),
+                projection.non_key_attributes().to_vec(),
+            )
+        })
         .collect();
     assert_eq!(
-        gsi_keys,
+        described,
         [
-            ("status", KeyType::Hash),
-            ("next_attempt_at", KeyType::Range)
+            (
+                "due",
+                Some(IndexStatus::Active),
+                vec![("due_shard", KeyType::Hash), ("due_at", KeyType::Range)],
+                Some(ProjectionType::Include),
+                vec!["account_id".to_owned()],
+            ),
+            (
+                "retry_due",
+                Some(IndexStatus::Active),
+                vec![
+                    ("status", KeyType::Hash),
+                    ("next_attempt_at", KeyType::Range)
+                ],
+                Some(ProjectionType::KeysOnly),
+                vec![],
+            ),
         ]
-    );
-    assert_eq!(
-        retry_due.projection().unwrap().projection_type(),
-        Some(&ProjectionType::KeysOnly)
     );
 
     let ttl = client

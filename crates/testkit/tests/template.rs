@@ -11,7 +11,12 @@ fn the_real_template_describes_the_comments_table() {
     assert_eq!(spec.range_key, None);
     assert_eq!(spec.stream_view_type.as_deref(), Some("NEW_AND_OLD_IMAGES"));
     assert_eq!(spec.ttl_attribute.as_deref(), Some("expires_at"));
-    assert_eq!(spec.gsi_names(), ["retry_due"]);
+    assert_eq!(spec.gsi_names(), ["due", "retry_due"]);
+    let due = spec.gsi("due").unwrap();
+    assert_eq!(due.hash_key, "due_shard");
+    assert_eq!(due.range_key.as_deref(), Some("due_at"));
+    assert_eq!(due.projection_type, "INCLUDE");
+    assert_eq!(due.non_key_attributes, ["account_id"]);
     let retry_due = spec.gsi("retry_due").unwrap();
     assert_eq!(retry_due.hash_key, "status");
     assert_eq!(retry_due.range_key.as_deref(), Some("next_attempt_at"));

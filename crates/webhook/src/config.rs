@@ -21,6 +21,9 @@ pub struct WebhookConfig {
     /// `RESPONSE_DEADLINE_MS` (4000): a POST whose comments are not all stored by then is answered `503`, so
     /// Meta (which waits 5 s) redelivers it instead of timing out.
     pub response_deadline: Duration,
+    /// `REDRIVE_AFTER_SECS` (900): a stored comment the replier has not taken by then is re-driven by the
+    /// sweep (the same setting as the replier's).
+    pub redrive_after: Duration,
 }
 
 impl WebhookConfig {
@@ -33,6 +36,7 @@ impl WebhookConfig {
         "WRITE_CONCURRENCY",
         "SECRETS_TTL_SECS",
         "RESPONSE_DEADLINE_MS",
+        "REDRIVE_AFTER_SECS",
         "SECRET_ARN",
         "APP_SECRET",
         "VERIFY_TOKEN",
@@ -69,6 +73,7 @@ impl WebhookConfig {
         if let Some(ms) = env.parse::<u64>("RESPONSE_DEADLINE_MS")? {
             self.response_deadline = Duration::from_millis(ms.max(1));
         }
+        env.set_secs(&mut self.redrive_after, "REDRIVE_AFTER_SECS")?;
         Ok(self)
     }
 
@@ -90,6 +95,9 @@ impl Default for WebhookConfig {
             write_concurrency: 64,
             secrets_ttl: Duration::from_secs(300),
             response_deadline: Duration::from_millis(4000),
+            redrive_after: reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER
+                .to_std()
+                .unwrap_or(Duration::from_secs(900)),
         }
     }
 }
@@ -108,6 +116,7 @@ mod tests {
             ("WRITE_CONCURRENCY", "8"),
             ("SECRETS_TTL_SECS", "9"),
             ("RESPONSE_DEADLINE_MS", "1500"),
+            ("REDRIVE_AFTER_SECS", "60"),
         ]);
         let c = WebhookConfig::from_lookup(&env).unwrap();
         assert_eq!(
@@ -121,6 +130,7 @@ mod tests {
         );
         assert_eq!(c.secrets_ttl, Duration::from_secs(9));
         assert_eq!(c.response_deadline, Duration::from_millis(1500));
+        assert_eq!(c.redrive_after, Duration::from_secs(60));
         let mut listed: Vec<&str> = WebhookConfig::ENV_VARS
             .iter()
             .copied()

@@ -81,6 +81,7 @@ pub struct WebhookApp {
     retention: Duration,
     write_concurrency: usize,
     response_deadline: std::time::Duration,
+    redrive_after: Duration,
 }
 
 impl WebhookApp {
@@ -98,6 +99,7 @@ impl WebhookApp {
             retention: Duration::days(config.retention_days),
             write_concurrency: config.write_concurrency,
             response_deadline: config.response_deadline,
+            redrive_after: Duration::from_std(config.redrive_after).unwrap_or(Duration::MAX),
         }
     }
 
@@ -208,7 +210,10 @@ impl WebhookApp {
         let records: Vec<_> = parsed
             .comments
             .into_iter()
-            .map(|c| c.into_record(now, self.retention))
+            .map(|c| {
+                c.into_record(now, self.retention)
+                    .due_for_redrive(self.redrive_after)
+            })
             .collect();
         let received = records.len();
         let with_reason = |reason: StatusReason| {

@@ -22,8 +22,12 @@ fn app_for(client: aws_sdk_dynamodb::Client, table: &str) -> WebhookApp {
         app_secrets: AppSecrets::from_comma_separated(SECRET).unwrap(),
         verify_token: VerifyToken::new("unused"),
     };
+    let mut config = WebhookConfig::for_table(table);
+    // DynamoDB Local, shared by every test of a busy 2-core machine, can take longer than DynamoDB for a
+    // thousand puts; these tests are about what is stored (the deadline has tests of its own).
+    config.response_deadline = std::time::Duration::from_secs(30);
     WebhookApp::new(
-        &WebhookConfig::for_table(table),
+        &config,
         Arc::new(CachedSecrets::fixed(secrets)),
         Arc::new(DynamoCommentStore::new(client, table)),
         Arc::new(SystemClock),

@@ -1,8 +1,7 @@
 //! `list`, `show` and `stats`: reading the comments table.
 //!
-//! Cost: the table's only index is the sparse `retry_due` (status + next_attempt_at, keys only), which cannot
-//! answer "newest comments", so `list` and `stats` use a paginated Scan with a projection and sort on the
-//! client. A Scan is charged for every item it reads (about 0.5 read units per 4 KB item with eventual
+//! Cost: the table's index, `due` (partition and due time, for the sweep), cannot answer "newest comments",
+//! so `list` and `stats` use a paginated Scan with a projection and sort on the client. A Scan is charged for every item it reads (about 0.5 read units per 4 KB item with eventual
 //! consistency) whatever the filter, so both stop at `--max-scan` items and say when they did. `show` is one
 //! strongly consistent GetItem.
 
@@ -34,7 +33,7 @@ const LIST_ATTRIBUTES: &[&str] = &[
     attr::REPLY_DEADLINE,
     attr::SOURCE,
     attr::MEDIA_PRODUCT_TYPE,
-    attr::NEXT_ATTEMPT_AT,
+    attr::DUE_AT,
     attr::ATTEMPTS,
 ];
 

@@ -17,7 +17,7 @@ use crate::items;
 use crate::output::{self, Output};
 use chrono::Utc;
 use reply_core::CommentStatus;
-use reply_core::lifecycle::{Precondition, StatusReason, Transition, attr};
+use reply_core::lifecycle::{Precondition, StatusReason, Transition, attr, due};
 use reply_core::meta;
 use reply_core::store::{CommentTable as _, Requeued};
 use serde_json::json;
@@ -56,7 +56,12 @@ pub async fn run(args: RetryArgs, out: &Output) -> Result<(), Failure> {
     };
     let requeued = table
         .comments()
-        .requeue(id, redrivable, &Transition::requeue(MANUAL_RETRY), now)
+        .requeue(
+            id,
+            redrivable,
+            &Transition::requeue(MANUAL_RETRY, now + due::DEFAULT_REDRIVE_AFTER),
+            now,
+        )
         .await
         .map_err(|e| table.store_failure("update the comment", e))?;
     let old = match requeued {

@@ -196,7 +196,11 @@ pub fn comment(
         status,
         status_reason: None,
         expires_at: (comment_time + REPLY_WINDOW + Duration::days(30)).timestamp(),
+        due_shard: None,
+        due_at: None,
+        queue_turn: None,
     }
+    .due_for_redrive(reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER)
 }
 
 pub fn s(v: &str) -> AttributeValue {

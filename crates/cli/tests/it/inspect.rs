@@ -32,7 +32,7 @@ async fn three_comments(stack: &Stack) {
             &retry,
             &[
                 ("error_code", n(613)),
-                ("next_attempt_at", s("2030-01-01T00:00:00Z")),
+                ("due_at", s("2030-01-01T00:00:00Z")),
             ],
         )
         .await;

@@ -18,6 +18,8 @@ async fn retry_moves_a_retry_comment_with_an_open_window_to_pending() {
         .put(
             &record,
             &[
+                ("due_at", s("2030-01-01T00:00:00Z")),
+                ("due_shard", s("07")),
                 ("next_attempt_at", s("2030-01-01T00:00:00Z")),
                 ("claim_id", s("abc")),
                 ("attempts", n(2)),
@@ -39,7 +41,13 @@ async fn retry_moves_a_retry_comment_with_an_open_window_to_pending() {
     assert_eq!(item["status_reason"].as_s().unwrap(), "manual_retry");
     assert!(
         !item.contains_key("next_attempt_at"),
-        "out of the retry_due index"
+        "out of the previous version's retry_due index"
+    );
+    let due_at = item["due_at"].as_s().unwrap();
+    assert!(
+        due_at.as_str() < "2030"
+            && due_at.as_str() > reply_core::comment::format_time(chrono::Utc::now()).as_str(),
+        "due to be re-driven soon if nothing takes it: {due_at}"
     );
     assert!(!item.contains_key("claim_id"));
     assert!(
@@ -132,7 +140,7 @@ async fn retry_refuses_a_comment_whose_reply_window_has_closed() {
         Duration::days(8),
     );
     stack
-        .put(&record, &[("next_attempt_at", s("2030-01-01T00:00:00Z"))])
+        .put(&record, &[("due_at", s("2030-01-01T00:00:00Z"))])
         .await;
     let expired = comment(
         "17900000000000015",

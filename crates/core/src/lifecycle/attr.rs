@@ -25,9 +25,17 @@ pub const UPDATED_AT: &str = "updated_at";
 /// Claims so far (N).
 pub const ATTEMPTS: &str = "attempts";
 pub const LAST_ATTEMPT_AT: &str = "last_attempt_at";
-/// When the sweep looks at the comment again; only items waiting for something carry it, which keeps the
-/// `retry_due` index sparse.
-pub const NEXT_ATTEMPT_AT: &str = "next_attempt_at";
+/// When the sweep looks at the comment next (ISO 8601): the retry time of a `RETRY`/`TOKEN_INVALID` comment,
+/// or, for a `PENDING` one, when it is re-driven if the replier has not taken it by then. Only comments still
+/// in progress carry it, which keeps the `due` index to them.
+pub const DUE_AT: &str = "due_at";
+/// The `due` index's partition (`"00"` to `"15"`, from the comment ID), so no one partition takes every write.
+pub const DUE_SHARD: &str = "due_shard";
+/// How often the sweep re-drove the comment while it stayed `PENDING` (N); each re-drive waits longer.
+pub const REDRIVES: &str = "redrives";
+/// Before the `due` index: the retry time, in the old `retry_due` index. Read (and removed) while an upgraded
+/// stack still has items from the previous version.
+pub const LEGACY_NEXT_ATTEMPT_AT: &str = "next_attempt_at";
 /// The claim of the invocation sending now (random hex); removed with every outcome.
 pub const CLAIM_ID: &str = "claim_id";
 /// When the claim goes stale (also written to `next_attempt_at`, so the sweep finds stale claims).
@@ -44,13 +52,19 @@ pub const ERROR_CODE: &str = "error_code";
 pub const ERROR_SUBCODE: &str = "error_subcode";
 pub const ERROR_MESSAGE: &str = "error_message";
 pub const FBTRACE_ID: &str = "fbtrace_id";
+/// The comment's turn in its account's queue for budget (on comments deferred because the budget was spent).
+pub const QUEUE_TURN: &str = "queue_turn";
 /// The fingerprint of the token Meta rejected (on `TOKEN_INVALID` comments).
 pub const TOKEN_FINGERPRINT: &str = "token_fingerprint";
 /// DynamoDB TTL (epoch seconds): some days after the reply window, so finished items clean themselves up.
 pub const EXPIRES_AT: &str = "expires_at";
 
-/// The sparse index on (`status`, `next_attempt_at`) that the sweep reads (keys only).
-pub const RETRY_DUE_INDEX: &str = "retry_due";
+/// The index the sweep reads: (`due_shard`, `due_at`), projecting `account_id` (which never changes, so no
+/// update but the ones that move `due_at` writes to it).
+pub const DUE_INDEX: &str = "due";
+/// The previous version's index on (`status`, `next_attempt_at`); kept in the template for one release so an
+/// existing stack upgrades in one deploy (see docs/deploy.md), read by the sweep until it is empty.
+pub const LEGACY_RETRY_DUE_INDEX: &str = "retry_due";
 
 /// Every attribute, in the order of the comment's life: what it is, then where it stands, then its attempts
 /// and their outcome. `replyctl show` prints items in this order.
@@ -73,7 +87,10 @@ pub const LIFECYCLE_ORDER: &[&str] = &[
     UPDATED_AT,
     ATTEMPTS,
     LAST_ATTEMPT_AT,
-    NEXT_ATTEMPT_AT,
+    DUE_AT,
+    DUE_SHARD,
+    REDRIVES,
+    LEGACY_NEXT_ATTEMPT_AT,
     CLAIM_ID,
     CLAIMED_UNTIL,
     MESSAGE_ID,
@@ -87,5 +104,6 @@ pub const LIFECYCLE_ORDER: &[&str] = &[
     ERROR_MESSAGE,
     FBTRACE_ID,
     TOKEN_FINGERPRINT,
+    QUEUE_TURN,
     EXPIRES_AT,
 ];

@@ -11,9 +11,11 @@
 //!              └──────────────────────────────────────────────────────────────────────┘
 //!  webhook ──▶ SKIPPED (the account's own comment)
 //! ```
-//! A `SENDING` claim whose invocation died is swept back to `PENDING` after `claimed_until`.
+//! A `SENDING` claim whose invocation died is swept back to `PENDING` once it is due and past `claimed_until`;
+//! a `PENDING` comment nobody took (its stream record was given up on) is re-driven when it is due ([`due`]).
 
 pub mod attr;
+pub mod due;
 mod reason;
 mod status;
 mod transition;

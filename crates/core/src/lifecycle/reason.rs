@@ -98,6 +98,9 @@ reasons! {
     TokenRecheck => "token_recheck", transient: false;
     /// `PENDING`: the sweep put a `RETRY` comment back when its time came.
     RetryDue => "retry_due", transient: false;
+    /// `PENDING`: the sweep re-drove a comment that stayed `PENDING` past its `due_at` (its stream record was
+    /// given up on).
+    Redriven => "redriven", transient: false;
     /// `PENDING`: an operator re-drove the comment (`replyctl retry`).
     ManualRetry => "manual_retry", transient: false;
 }

@@ -32,8 +32,11 @@ pub struct Transition {
     pub status: CommentStatus,
     /// `status_reason`; `None` removes it.
     pub reason: Option<StatusReason>,
-    /// `None` removes `next_attempt_at`, which takes the item out of the `retry_due` index.
-    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// `due_at`: when the sweep looks at the comment next. `None` removes it, which takes the item out of
+    /// the `due` index (a final status).
+    pub due_at: Option<DateTime<Utc>>,
+    /// `redrives`: set when the sweep re-drives a comment that stayed `PENDING`.
+    pub redrives: Option<u32>,
     /// `None` leaves earlier error details as they are; `Some` replaces them (absent fields are removed).
     pub errors: Option<ErrorFields>,
     /// Written on `REPLIED`.
@@ -43,6 +46,9 @@ pub struct Transition {
     pub unconfirmed_send: bool,
     /// `token_fingerprint`: the token Meta rejected (`TOKEN_INVALID`).
     pub token_fingerprint: Option<String>,
+    /// `queue_turn`: the comment's turn in its account's queue for budget; when it comes back it takes a call
+    /// rather than queueing again.
+    pub queue_turn: Option<DateTime<Utc>>,
 }
 
 impl Transition {
@@ -50,21 +56,31 @@ impl Transition {
         Self {
             status,
             reason,
-            next_attempt_at: None,
+            due_at: None,
+            redrives: None,
             errors: None,
             reply: None,
             unconfirmed_send: false,
             token_fingerprint: None,
+            queue_turn: None,
         }
     }
 
-    /// Back to `PENDING`, so that the table's stream hands the comment to the replier again.
-    pub fn requeue(reason: StatusReason) -> Self {
-        Self::new(CommentStatus::Pending, Some(reason))
+    /// Back to `PENDING`, so that the table's stream hands the comment to the replier again; re-driven at
+    /// `redrive_at` if nothing takes it by then.
+    pub fn requeue(reason: StatusReason, redrive_at: DateTime<Utc>) -> Self {
+        Self::new(CommentStatus::Pending, Some(reason)).at(redrive_at)
     }
 
-    pub fn at(mut self, next_attempt_at: DateTime<Utc>) -> Self {
-        self.next_attempt_at = Some(next_attempt_at);
+    /// Due (for the sweep) at `due_at`.
+    pub fn at(mut self, due_at: DateTime<Utc>) -> Self {
+        self.due_at = Some(due_at);
+        self
+    }
+
+    /// Counts a re-drive.
+    pub fn redriven(mut self, redrives: u32) -> Self {
+        self.redrives = Some(redrives);
         self
     }
 
@@ -84,6 +100,11 @@ impl Transition {
         self
     }
 
+    pub fn queue_turn(mut self, turn: DateTime<Utc>) -> Self {
+        self.queue_turn = Some(turn);
+        self
+    }
+
     pub fn token_fingerprint(mut self, fingerprint: impl Into<String>) -> Self {
         self.token_fingerprint = Some(fingerprint.into());
         self
@@ -97,12 +118,15 @@ pub enum Precondition<'a> {
     Pending,
     /// Still `SENDING` under this claim.
     Claimed(&'a str),
-    /// Still exactly as the sweep read it from the `retry_due` index; with `open_at`, also a reply deadline
-    /// later than that time.
+    /// Still exactly as the sweep read it: this status and this `due_at` (or, for an item of the previous
+    /// version, this `next_attempt_at`); with `open_at`, also a reply deadline later than that time; with
+    /// `claim_stale_at`, also a claim that expired by then.
     Due {
         status: CommentStatus,
-        next_attempt_at: &'a str,
+        due_at: &'a str,
+        legacy: bool,
         open_at: Option<DateTime<Utc>>,
+        claim_stale_at: Option<DateTime<Utc>>,
     },
     /// What an operator may re-drive: the item exists, its reply deadline is after `now`, and it is `RETRY`,
     /// `TOKEN_INVALID`, `FAILED` for a transient reason ([`StatusReason::is_transient`], a transient Meta code
@@ -131,11 +155,14 @@ pub enum Written {
     ConditionFailed,
 }
 
-/// One key of the `retry_due` index.
+/// One entry of the `due` index (or of the previous version's `retry_due`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DueComment {
     pub comment_id: String,
-    pub status: CommentStatus,
     /// As stored (text), so the sweep's condition compares exactly what it read.
-    pub next_attempt_at: String,
+    pub due_at: String,
+    /// Projected into the index, so the sweep can share a run fairly between accounts.
+    pub account_id: Option<String>,
+    /// From the previous version's `retry_due` index (`next_attempt_at`).
+    pub legacy: bool,
 }

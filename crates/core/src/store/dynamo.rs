@@ -7,7 +7,7 @@ use crate::comment::{CommentRecord, format_time};
 use crate::lifecycle::{Claim, CommentStatus, DueComment, Precondition, Transition, Written, attr};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata as _, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -83,7 +83,7 @@ impl DynamoCommentStore {
         return_old: bool,
     ) -> Result<Option<Item>, SdkError<UpdateItemError>> {
         let mut expr = Expression::default();
-        expr.transition(transition, now);
+        expr.transition(comment_id, transition, now);
         let condition = expr.condition(&precondition);
         let out = self
             .client
@@ -142,14 +142,13 @@ impl CommentTable for DynamoCommentStore {
             .table_name(&self.table)
             .set_key(Some(Self::key(comment_id)))
             .update_expression(
-                "SET #status = :sending, #claim_id = :claim_id, #claimed_until = :until, #next = :until, \
+                "SET #status = :sending, #claim_id = :claim_id, #claimed_until = :until, \
                  #last_attempt_at = :now, #updated_at = :now, #attempts = if_not_exists(#attempts, :zero) + :one",
             )
             .condition_expression("#status = :pending")
             .expression_attribute_names("#status", attr::STATUS)
             .expression_attribute_names("#claim_id", attr::CLAIM_ID)
             .expression_attribute_names("#claimed_until", attr::CLAIMED_UNTIL)
-            .expression_attribute_names("#next", attr::NEXT_ATTEMPT_AT)
             .expression_attribute_names("#last_attempt_at", attr::LAST_ATTEMPT_AT)
             .expression_attribute_names("#updated_at", attr::UPDATED_AT)
             .expression_attribute_names("#attempts", attr::ATTEMPTS)
@@ -206,7 +205,7 @@ impl CommentTable for DynamoCommentStore {
 
     async fn due_page(
         &self,
-        status: CommentStatus,
+        shard: &str,
         now: DateTime<Utc>,
         limit: usize,
         start: Option<Item>,
@@ -215,32 +214,50 @@ impl CommentTable for DynamoCommentStore {
             .client
             .query()
             .table_name(&self.table)
-            .index_name(attr::RETRY_DUE_INDEX)
-            .key_condition_expression("#status = :status AND #next <= :now")
-            .expression_attribute_names("#status", attr::STATUS)
-            .expression_attribute_names("#next", attr::NEXT_ATTEMPT_AT)
-            .expression_attribute_values(":status", s(status.as_str()))
+            .index_name(attr::DUE_INDEX)
+            .key_condition_expression("#shard = :shard AND #due <= :now")
+            .expression_attribute_names("#shard", attr::DUE_SHARD)
+            .expression_attribute_names("#due", attr::DUE_AT)
+            .expression_attribute_values(":shard", s(shard))
             .expression_attribute_values(":now", s(&format_time(now)))
-            .limit(i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000))
+            .limit(page_limit(limit))
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(|e| StoreError::backend("querying the retry_due index", e))?;
-        let due = out
-            .items()
-            .iter()
-            .filter_map(|item| {
-                Some(DueComment {
-                    comment_id: item.get(attr::COMMENT_ID)?.as_s().ok()?.clone(),
-                    status,
-                    next_attempt_at: item.get(attr::NEXT_ATTEMPT_AT)?.as_s().ok()?.clone(),
-                })
-            })
-            .collect();
-        Ok(DuePage {
-            due,
-            next: out.last_evaluated_key().cloned(),
-        })
+            .map_err(|e| StoreError::backend("querying the due index", e))?;
+        Ok(due_page_of(out, attr::DUE_AT, false))
+    }
+
+    async fn legacy_due_page(
+        &self,
+        status: CommentStatus,
+        now: DateTime<Utc>,
+        limit: usize,
+        start: Option<Item>,
+    ) -> Result<DuePage, StoreError> {
+        let result = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(attr::LEGACY_RETRY_DUE_INDEX)
+            .key_condition_expression("#status = :status AND #next <= :now")
+            .expression_attribute_names("#status", attr::STATUS)
+            .expression_attribute_names("#next", attr::LEGACY_NEXT_ATTEMPT_AT)
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":now", s(&format_time(now)))
+            .limit(page_limit(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(due_page_of(out, attr::LEGACY_NEXT_ATTEMPT_AT, true)),
+            // A table created by this version (or upgraded past it) has no such index: nothing to migrate.
+            Err(e) if e.code() == Some("ValidationException") => Ok(DuePage::default()),
+            Err(e) => Err(StoreError::backend(
+                "querying the legacy retry_due index",
+                e,
+            )),
+        }
     }
 
     async fn requeue(
@@ -273,6 +290,34 @@ impl CommentTable for DynamoCommentStore {
             .await
             .map_err(|e| StoreError::backend("reading a comment", e))?;
         Ok(out.item)
+    }
+}
+
+fn page_limit(limit: usize) -> i32 {
+    i32::try_from(limit.clamp(1, 1000)).unwrap_or(1000)
+}
+
+fn due_page_of(
+    out: aws_sdk_dynamodb::operation::query::QueryOutput,
+    due_attribute: &str,
+    legacy: bool,
+) -> DuePage {
+    let text = |item: &Item, name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let due = out
+        .items()
+        .iter()
+        .filter_map(|item| {
+            Some(DueComment {
+                comment_id: text(item, attr::COMMENT_ID)?,
+                due_at: text(item, due_attribute)?,
+                account_id: text(item, attr::ACCOUNT_ID),
+                legacy,
+            })
+        })
+        .collect();
+    DuePage {
+        due,
+        next: out.last_evaluated_key().cloned(),
     }
 }
 

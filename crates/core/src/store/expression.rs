@@ -1,15 +1,13 @@
 //! DynamoDB update and condition expressions built from the lifecycle's values, with generated placeholder
 //! names so reserved words (`status`) never matter and every placeholder used is defined.
 
-use crate::comment::format_time;
-use crate::lifecycle::{CommentStatus, Precondition, StatusReason, Transition, attr};
+use super::MAX_ERROR_MESSAGE_BYTES;
+use crate::comment::{format_time, truncate_to_bytes};
+use crate::lifecycle::{CommentStatus, Precondition, StatusReason, Transition, attr, due};
 use crate::meta::TRANSIENT_CODES;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-
-/// Longest `error_message` kept on an item, in bytes.
-const MAX_ERROR_MESSAGE_BYTES: usize = 500;
 
 #[derive(Debug, Default)]
 pub(crate) struct Expression {
@@ -61,18 +59,35 @@ impl Expression {
         out
     }
 
-    /// The update for `transition` at `now` (see [`Transition`] for what each field means).
-    pub(crate) fn transition(&mut self, transition: &Transition, now: DateTime<Utc>) {
+    /// The update for `transition` of comment `comment_id` at `now` (see [`Transition`] for each field).
+    pub(crate) fn transition(
+        &mut self,
+        comment_id: &str,
+        transition: &Transition,
+        now: DateTime<Utc>,
+    ) {
         self.set(attr::STATUS, s(transition.status.as_str()));
         self.set(attr::UPDATED_AT, s(&format_time(now)));
         self.set_or_remove(
             attr::STATUS_REASON,
             transition.reason.as_ref().map(|r| s(&r.word())),
         );
-        self.set_or_remove(
-            attr::NEXT_ATTEMPT_AT,
-            transition.next_attempt_at.map(|at| s(&format_time(at))),
-        );
+        match transition.due_at {
+            Some(at) => {
+                self.set(attr::DUE_AT, s(&format_time(at)));
+                // Items of the previous version have no shard yet; setting it again costs nothing.
+                self.set(attr::DUE_SHARD, s(&due::shard_of(comment_id)));
+            }
+            // Out of the index, and nothing left that reads as if it were still in it.
+            None => {
+                self.remove(attr::DUE_AT);
+                self.remove(attr::DUE_SHARD);
+            }
+        }
+        self.remove(attr::LEGACY_NEXT_ATTEMPT_AT);
+        if let Some(redrives) = transition.redrives {
+            self.set(attr::REDRIVES, AttributeValue::N(redrives.to_string()));
+        }
         self.remove(attr::CLAIM_ID);
         self.remove(attr::CLAIMED_UNTIL);
         if let Some(errors) = &transition.errors {
@@ -85,7 +100,7 @@ impl Expression {
                 errors
                     .message
                     .as_deref()
-                    .map(|m| s(&truncate(m, MAX_ERROR_MESSAGE_BYTES))),
+                    .map(|m| s(truncate_to_bytes(m, MAX_ERROR_MESSAGE_BYTES))),
             );
             self.set_or_remove(attr::FBTRACE_ID, errors.fbtrace_id.as_deref().map(s));
         }
@@ -105,6 +120,9 @@ impl Expression {
         if let Some(fp) = &transition.token_fingerprint {
             self.set(attr::TOKEN_FINGERPRINT, s(fp));
         }
+        if let Some(turn) = transition.queue_turn {
+            self.set(attr::QUEUE_TURN, s(&format_time(turn)));
+        }
     }
 
     /// The condition expression for `precondition`.
@@ -123,17 +141,29 @@ impl Expression {
             }
             Precondition::Due {
                 status: was,
-                next_attempt_at,
+                due_at,
+                legacy,
                 open_at,
+                claim_stale_at,
             } => {
                 let was = self.status_value(was);
-                let next = self.name(attr::NEXT_ATTEMPT_AT);
-                let at = self.value(s(next_attempt_at));
-                let mut c = format!("{status} = {was} AND {next} = {at}");
+                let due_name = if legacy {
+                    attr::LEGACY_NEXT_ATTEMPT_AT
+                } else {
+                    attr::DUE_AT
+                };
+                let due = self.name(due_name);
+                let at = self.value(s(due_at));
+                let mut c = format!("{status} = {was} AND {due} = {at}");
                 if let Some(open_at) = open_at {
                     let deadline = self.name(attr::REPLY_DEADLINE);
                     let cutoff = self.value(s(&format_time(open_at)));
                     c.push_str(&format!(" AND {deadline} > {cutoff}"));
+                }
+                if let Some(stale_at) = claim_stale_at {
+                    let until = self.name(attr::CLAIMED_UNTIL);
+                    let cutoff = self.value(s(&format_time(stale_at)));
+                    c.push_str(&format!(" AND {until} <= {cutoff}"));
                 }
                 c
             }
@@ -196,17 +226,6 @@ pub(crate) fn s(value: &str) -> AttributeValue {
     AttributeValue::S(value.to_owned())
 }
 
-fn truncate(text: &str, max_bytes: usize) -> String {
-    if text.len() <= max_bytes {
-        return text.to_owned();
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,8 +245,8 @@ mod tests {
 
     #[test]
     fn long_error_messages_are_cut_on_a_character_boundary() {
-        assert_eq!(truncate("abc", 5), "abc");
-        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate_to_bytes("abc", 5), "abc");
+        assert_eq!(truncate_to_bytes("aé", 2), "a");
     }
 
     /// Every `#name` and `:value` token of `text` is defined in the expression.
@@ -251,9 +270,11 @@ mod tests {
             Precondition::Pending,
             Precondition::Claimed("c1"),
             Precondition::Due {
-                status: CommentStatus::Retry,
-                next_attempt_at: "2026-01-01T00:00:00Z",
+                status: CommentStatus::Sending,
+                due_at: "2026-01-01T00:00:00Z",
+                legacy: false,
                 open_at: Some(now),
+                claim_stale_at: Some(now),
             },
             Precondition::Redrivable {
                 now,
@@ -274,8 +295,9 @@ mod tests {
                     recipient_id: None,
                 })
                 .unconfirmed_send(true)
-                .token_fingerprint("ab12");
-            e.transition(&full, now);
+                .token_fingerprint("ab12")
+                .queue_turn(now);
+            e.transition("c1", &full.redriven(2), now);
             let condition = e.condition(&precondition);
             assert_placeholders_defined(&e, &e.update_expression());
             assert_placeholders_defined(&e, &condition);

@@ -38,6 +38,21 @@ fn a_renamed_table_key_is_caught() {
 }
 
 #[test]
+fn a_renamed_due_index_is_caught() {
+    let yaml = altered("IndexName: due\n", "IndexName: due_v2\n");
+    assert_caught(&yaml, "CommentsTable has no index \"due\"");
+}
+
+#[test]
+fn a_due_index_keyed_on_status_is_caught() {
+    let yaml = altered(
+        "            - AttributeName: due_shard\n              KeyType: HASH",
+        "            - AttributeName: status\n              KeyType: HASH",
+    );
+    assert_caught(&yaml, "due index hash key");
+}
+
+#[test]
 fn a_renamed_retry_index_is_caught() {
     let yaml = altered("IndexName: retry_due", "IndexName: due");
     assert_caught(&yaml, "CommentsTable has no index \"retry_due\"");

@@ -3,7 +3,7 @@
 //! request each function makes in production. The webhook stores a signed POST; the replier gets it from the
 //! table's stream (the local stream runner), reads the account, claims the comment, takes from its budget
 //! (reading the closed slots), sends through the simulator and records the reply; then a scheduled sweep reads
-//! the `retry_due` index. [`crate::iam`] compares the recorded actions with each role's grants both ways.
+//! the `due` and `retry_due` indexes. [`crate::iam`] compares the recorded actions with each role's grants both ways.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};

@@ -33,30 +33,62 @@ pub(crate) fn check_comments_table(template: &Template, problems: &mut Problems)
         spec.stream_view_type.as_deref(),
         Some(STREAM_VIEW),
     );
-    let index = replier::attr::RETRY_DUE_INDEX;
-    match spec.gsi(index) {
-        None => problems.add(format!(
-            "CommentsTable has no index {index:?} (the retry sweep queries it); it has {:?}",
+    // The sweep queries the due index by shard and due time and reads account_id from it; both keys are
+    // strings (shards are words "00".."15", due times ISO 8601 as CommentRecord serializes them).
+    check_index(
+        &spec,
+        problems,
+        attr::DUE_INDEX,
+        (attr::DUE_SHARD, attr::DUE_AT),
+        Some(attr::ACCOUNT_ID),
+    );
+    // The previous release's index, kept while it drains so an existing stack upgrades in one deploy.
+    check_index(
+        &spec,
+        problems,
+        attr::LEGACY_RETRY_DUE_INDEX,
+        (attr::STATUS, attr::LEGACY_NEXT_ATTEMPT_AT),
+        None,
+    );
+}
+
+fn check_index(
+    spec: &testkit::table::TableSpec,
+    problems: &mut Problems,
+    index: &str,
+    (hash, range): (&str, &str),
+    projected: Option<&str>,
+) {
+    let Some(gsi) = spec.gsi(index) else {
+        return problems.add(format!(
+            "CommentsTable has no index {index:?} (the sweep queries it); it has {:?}",
             spec.gsi_names()
-        )),
-        Some(gsi) => {
-            problems.expect_eq("retry index hash key", gsi.hash_key.as_str(), attr::STATUS);
-            problems.expect_eq(
-                "retry index sort key",
-                gsi.range_key.as_deref(),
-                Some(attr::NEXT_ATTEMPT_AT),
-            );
-            // Statuses are words and next_attempt_at is an ISO 8601 string (CommentRecord's serde form).
-            problems.expect_eq(
-                "status attribute type",
-                spec.attribute_type(attr::STATUS),
-                Some("S"),
-            );
-            problems.expect_eq(
-                "next_attempt_at attribute type",
-                spec.attribute_type(attr::NEXT_ATTEMPT_AT),
-                Some("S"),
-            );
+        ));
+    };
+    problems.expect_eq(
+        &format!("{index} index hash key"),
+        gsi.hash_key.as_str(),
+        hash,
+    );
+    problems.expect_eq(
+        &format!("{index} index sort key"),
+        gsi.range_key.as_deref(),
+        Some(range),
+    );
+    for key in [hash, range] {
+        problems.expect_eq(
+            &format!("{key} attribute type"),
+            spec.attribute_type(key),
+            Some("S"),
+        );
+    }
+    if let Some(attribute) = projected {
+        let included = gsi.projection_type == "ALL"
+            || gsi.non_key_attributes.iter().any(|name| name == attribute);
+        if !included {
+            problems.add(format!(
+                "{index} index must project {attribute} (the sweep reads it from the index)"
+            ));
         }
     }
 }

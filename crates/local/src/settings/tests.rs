@@ -40,6 +40,12 @@ fn probe(name: &str) -> Option<Probe> {
         "DYNAMODB_TIMEOUT_SECS" => ("2", |s| format!("{:?}", s.replier.dynamodb_timeout)),
         "RECORD_CONCURRENCY" => ("3", |s| s.replier.record_concurrency.to_string()),
         "SWEEP_MAX_ITEMS" => ("50", |s| s.replier.sweep_max_items.to_string()),
+        "REDRIVE_AFTER_SECS" => ("600", |s| {
+            format!(
+                "{:?} {:?}",
+                s.replier.redrive_after, s.webhook.redrive_after
+            )
+        }),
         "MAX_BODY_BYTES" => ("1000", |s| s.webhook.max_body_bytes.to_string()),
         "RETENTION_DAYS" => ("7", |s| s.webhook.retention_days.to_string()),
         "WRITE_CONCURRENCY" => ("8", |s| s.webhook.write_concurrency.to_string()),

@@ -37,6 +37,9 @@ fn comment(age: TimeDelta) -> CommentRecord {
         received_at: comment_time,
         status: CommentStatus::Pending,
         status_reason: None,
+        due_shard: None,
+        due_at: None,
+        queue_turn: None,
         expires_at: 0,
     }
 }
@@ -143,7 +146,7 @@ fn a_paused_account_defers_the_comment_to_the_end_of_the_pause() {
     };
     let decision = settled(before(&account, Some(&target("tok")), &fresh()));
     assert_eq!(decision.transition.status, CommentStatus::Retry);
-    assert_eq!(decision.transition.next_attempt_at, Some(until));
+    assert_eq!(decision.transition.due_at, Some(until));
     assert_eq!(
         decision.outcome,
         RecordOutcome::Retry {
@@ -188,7 +191,7 @@ fn without_a_token_the_comment_waits_for_one() {
         decision.transition.reason,
         Some(StatusReason::NoTokenConfigured)
     );
-    assert_eq!(decision.transition.next_attempt_at, Some(at));
+    assert_eq!(decision.transition.due_at, Some(at));
     assert_eq!(decision.transition.token_fingerprint, None);
     assert_eq!(
         decision.outcome,
@@ -252,66 +255,109 @@ fn a_comment_with_a_good_token_and_text_is_claimed_with_that_text() {
 }
 
 #[test]
-fn a_spent_budget_defers_to_the_next_window_and_a_dynamodb_failure_releases_the_claim() {
+fn a_spent_budget_queues_the_comment_and_a_live_one_waits_for_a_call_that_frees_up_soon() {
     let c = fresh();
     let next = now() + TimeDelta::minutes(5);
-    let step = after_budget(
-        Ok(BudgetGrant::Exhausted { next_window: next }),
-        &claim(1, false),
-        &c,
-        now(),
-        &policy(),
-        0.0,
+    assert_eq!(
+        after_budget(BudgetGrant::Granted, &c, now(), Duration::ZERO),
+        AfterBudget::Send
     );
-    match step {
-        AfterBudget::Settle(d) => {
-            assert_eq!(d.transition.status, CommentStatus::Retry);
-            assert_eq!(d.transition.next_attempt_at, Some(next));
-            assert_eq!(d.transition.reason, Some(StatusReason::RateLimited));
-        }
-        other => panic!("{other:?}"),
-    }
-    assert!(matches!(
+    assert_eq!(
         after_budget(
-            Ok(BudgetGrant::Granted),
-            &claim(1, false),
+            BudgetGrant::Exhausted { next_window: next },
             &c,
             now(),
-            &policy(),
-            0.0
+            Duration::ZERO
         ),
-        AfterBudget::Send
-    ));
-    let error = || StoreError::other("taking from the budget", anyhow::anyhow!("throttled"));
-    match after_budget(Err(error()), &claim(1, false), &c, now(), &policy(), 0.0) {
-        AfterBudget::Release(d, _) => {
-            assert_eq!(d.transition.reason, Some(StatusReason::InfrastructureError));
-            assert_eq!(
-                d.transition.next_attempt_at,
-                Some(now() + TimeDelta::seconds(1))
-            );
-        }
-        other => panic!("{other:?}"),
-    }
-    let late = comment(REPLY_WINDOW - TimeDelta::minutes(11));
-    assert!(matches!(
-        after_budget(Err(error()), &claim(1, false), &late, now(), &policy(), 0.0),
-        AfterBudget::Redeliver(_)
-    ));
-    assert!(matches!(
+        AfterBudget::Queue { from: next }
+    );
+    let mut live = fresh();
+    live.source = CommentSource::LiveComment;
+    let soon = now() + TimeDelta::milliseconds(300);
+    assert_eq!(
         after_budget(
-            Ok(BudgetGrant::Exhausted { next_window: next }),
-            &claim(1, false),
-            &late,
+            BudgetGrant::Exhausted { next_window: soon },
+            &live,
             now(),
-            &policy(),
-            0.0
+            Duration::ZERO
         ),
-        AfterBudget::Settle(Decision {
-            outcome: RecordOutcome::Expired { .. },
-            ..
-        })
-    ));
+        AfterBudget::WaitUntil(soon)
+    );
+    // A Live comment that has waited its fill, or a call too far away, queues like any other.
+    assert_eq!(
+        after_budget(
+            BudgetGrant::Exhausted { next_window: soon },
+            &live,
+            now(),
+            LIVE_WAIT_MAX
+        ),
+        AfterBudget::Queue { from: soon }
+    );
+    assert_eq!(
+        after_budget(
+            BudgetGrant::Exhausted { next_window: next },
+            &live,
+            now(),
+            Duration::ZERO
+        ),
+        AfterBudget::Queue { from: next }
+    );
+}
+
+#[test]
+fn a_comment_without_a_turn_queues_behind_an_accounts_queue_and_one_with_a_turn_takes_a_call() {
+    let queued = AccountState {
+        queue_tail_posts: Some(now() + TimeDelta::minutes(3)),
+        ..AccountState::default()
+    };
+    assert_eq!(
+        budget_first(&fresh(), &queued, now(), &policy()),
+        BudgetFirst::Queue { from: now() }
+    );
+    let mut its_turn = fresh();
+    its_turn.queue_turn = Some(now());
+    assert_eq!(
+        budget_first(&its_turn, &queued, now(), &policy()),
+        BudgetFirst::Take
+    );
+    let drained = AccountState {
+        queue_tail_posts: Some(now() - TimeDelta::seconds(1)),
+        ..AccountState::default()
+    };
+    assert_eq!(
+        budget_first(&fresh(), &drained, now(), &policy()),
+        BudgetFirst::Take
+    );
+    let mut live = fresh();
+    live.source = CommentSource::LiveComment;
+    assert_eq!(
+        budget_first(&live, &queued, now(), &policy()),
+        BudgetFirst::Take,
+        "the Live queue is separate"
+    );
+}
+
+#[test]
+fn a_deferred_comment_waits_for_its_turn_without_a_claim_or_expires_when_none_fits() {
+    let turn = now() + TimeDelta::minutes(7);
+    let d = deferred(turn, &fresh(), now(), &policy());
+    assert_eq!(d.transition.status, CommentStatus::Retry);
+    assert_eq!(d.transition.reason, Some(StatusReason::RateLimited));
+    assert_eq!(d.transition.due_at, Some(turn));
+    assert_eq!(d.transition.queue_turn, Some(turn));
+    assert_eq!(
+        d.outcome,
+        RecordOutcome::Retry {
+            reason: StatusReason::RateLimited,
+            next_attempt_at: turn,
+            paused_account: false,
+        }
+    );
+    let late = comment(REPLY_WINDOW - TimeDelta::minutes(11));
+    assert_eq!(
+        deferred(turn, &late, now(), &policy()).outcome,
+        expired(StatusReason::ReplyWindowClosed)
+    );
 }
 
 #[test]
@@ -425,10 +471,7 @@ fn a_rejected_token_marks_it_bad_before_the_comment_waits() {
     let fp = target("tok").fingerprint;
     assert_eq!(d.transition.status, CommentStatus::TokenInvalid);
     assert_eq!(d.transition.token_fingerprint.as_deref(), Some(fp.as_str()));
-    assert_eq!(
-        d.transition.next_attempt_at,
-        Some(now() + TimeDelta::minutes(5))
-    );
+    assert_eq!(d.transition.due_at, Some(now() + TimeDelta::minutes(5)));
     assert_eq!(
         d.before,
         vec![Effect::MarkTokenBad(fp), Effect::RereadTokens]
@@ -478,10 +521,7 @@ fn an_ambiguous_send_is_retried_and_marked_as_maybe_sent() {
     );
     assert_eq!(d.transition.status, CommentStatus::Retry);
     assert!(d.transition.unconfirmed_send);
-    assert_eq!(
-        d.transition.next_attempt_at,
-        Some(now() + TimeDelta::seconds(1))
-    );
+    assert_eq!(d.transition.due_at, Some(now() + TimeDelta::seconds(1)));
     // The same with no time left: expired, still marked, so nobody mistakes it for never sent.
     let late = comment(REPLY_WINDOW - TimeDelta::minutes(11));
     let d = sent(&result, &claim(3, false), &AccountState::default(), &late);

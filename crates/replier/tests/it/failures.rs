@@ -23,7 +23,7 @@ async fn three_server_errors_then_success_end_replied_after_sweeps() {
         assert_eq!(stored.status_reason.as_deref(), Some("meta_error_2"));
         assert_eq!(stored.error_code, Some(2));
         let ceiling = backoff_ceiling(attempt, app.config.retry_base, app.config.retry_max);
-        let wait = stored.next_attempt() - app.now();
+        let wait = stored.due() - app.now();
         assert!(
             wait >= TimeDelta::zero()
                 && wait <= TimeDelta::from_std(ceiling).unwrap() + TimeDelta::seconds(1),
@@ -112,7 +112,7 @@ async fn a_person_unavailable_error_fails_the_comment_with_code_and_subcode() {
             .as_deref()
             .is_some_and(|m| m.contains("551"))
     );
-    assert!(stored.next_attempt_at.is_none() && stored.claim_id.is_none());
+    assert!(stored.due_at.is_none() && stored.claim_id.is_none());
     // A permanent failure is recorded, not retried.
     app.advance(TimeDelta::days(1));
     assert_eq!(app.sweep().await.due, 0);

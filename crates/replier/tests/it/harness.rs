@@ -26,7 +26,8 @@ pub struct TestApp {
     pub dynamodb: aws_sdk_dynamodb::Client,
     /// What the replier called with its role's client (`ReplierRole` of template.yaml).
     pub calls: Arc<testkit::iam::Calls>,
-    replier_dynamodb: aws_sdk_dynamodb::Client,
+    /// The replier's client: its role's grants, recorded in `calls`.
+    pub replier_dynamodb: aws_sdk_dynamodb::Client,
     pub comments_table: String,
     pub accounts_table: String,
     pub sim: RunningSim,
@@ -42,7 +43,10 @@ pub struct Stored {
     pub status: CommentStatus,
     pub status_reason: Option<String>,
     pub attempts: Option<u32>,
-    pub next_attempt_at: Option<String>,
+    pub due_shard: Option<String>,
+    pub due_at: Option<String>,
+    pub redrives: Option<u32>,
+    pub queue_turn: Option<String>,
     pub claim_id: Option<String>,
     pub claimed_until: Option<String>,
     pub message_id: Option<String>,
@@ -58,15 +62,29 @@ pub struct Stored {
 }
 
 impl Stored {
-    pub fn next_attempt(&self) -> DateTime<Utc> {
+    /// When the sweep looks at the comment next (`due_at`, the `due` index's sort key).
+    pub fn due(&self) -> DateTime<Utc> {
         let text = self
-            .next_attempt_at
+            .due_at
             .as_deref()
-            .unwrap_or_else(|| panic!("no next_attempt_at: {self:?}"));
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
+            .unwrap_or_else(|| panic!("no due_at: {self:?}"));
+        parse_time(text)
     }
+
+    /// The turn in the account's queue a comment deferred for budget got.
+    pub fn queue_turn(&self) -> DateTime<Utc> {
+        let text = self
+            .queue_turn
+            .as_deref()
+            .unwrap_or_else(|| panic!("no queue_turn: {self:?}"));
+        parse_time(text)
+    }
+}
+
+pub fn parse_time(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -151,7 +169,11 @@ pub fn comment(id: &str, age: TimeDelta, now: DateTime<Utc>) -> CommentRecord {
         status: CommentStatus::Pending,
         status_reason: None,
         expires_at: (reply_deadline + TimeDelta::days(30)).timestamp(),
+        due_shard: None,
+        due_at: None,
+        queue_turn: None,
     }
+    .due_for_redrive(reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER)
 }
 
 static SEQUENCE: AtomicU64 = AtomicU64::new(1_000);
@@ -244,14 +266,19 @@ impl TestApp {
         stream_record(self.item(id).await)
     }
 
-    /// Delivers the current images of `ids` as one stream batch; returns Lambda's response.
-    pub async fn deliver(&self, ids: &[&str]) -> Value {
+    /// The current images of `ids` as one stream batch, as Lambda delivers it.
+    pub async fn stream_event<S: AsRef<str>>(&self, ids: &[S]) -> Value {
         let mut records = Vec::new();
         for id in ids {
-            records.push(self.stream_record(id).await);
+            records.push(self.stream_record(id.as_ref()).await);
         }
+        json!({ "Records": records })
+    }
+
+    /// Delivers the current images of `ids` as one stream batch; returns Lambda's response.
+    pub async fn deliver(&self, ids: &[&str]) -> Value {
         self.replier
-            .handle(json!({ "Records": records }))
+            .handle(self.stream_event(ids).await)
             .await
             .unwrap()
     }
@@ -263,7 +290,7 @@ impl TestApp {
     /// Waits out the comment's retry, sweeps, and delivers it again when the sweep made it PENDING.
     pub async fn retry(&self, id: &str) -> Stored {
         let before = self.stored(id).await;
-        self.advance_past(before.next_attempt());
+        self.advance_past(before.due());
         let summary = self.sweep().await;
         assert!(
             summary.requeued + summary.stale_claims_requeued >= 1,

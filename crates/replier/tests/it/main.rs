@@ -7,6 +7,7 @@ mod harness;
 mod events;
 mod failures;
 mod ports;
+mod redrive;
 mod request_shape;
 mod sending;
 mod sweep;

@@ -102,7 +102,7 @@ async fn a_613_with_a_usage_header_waits_for_metas_regain_estimate_and_pauses_th
         (stored.error_code, stored.error_subcode),
         (Some(613), Some(2_534_040))
     );
-    assert!(stored.next_attempt() >= app.now() + TimeDelta::minutes(30));
+    assert!(stored.due() >= app.now() + TimeDelta::minutes(30));
     let paused_until = app.account_item().await["paused_until"]
         .as_s()
         .unwrap()

@@ -29,11 +29,7 @@ async fn a_pending_comment_is_claimed_and_replied_with_the_message_id() {
     assert_eq!(stored.confirmed, Some(true));
     assert_eq!(stored.attempts, Some(1));
     assert!(stored.replied_at.is_some());
-    assert!(
-        stored.claim_id.is_none()
-            && stored.claimed_until.is_none()
-            && stored.next_attempt_at.is_none()
-    );
+    assert!(stored.claim_id.is_none() && stored.claimed_until.is_none() && stored.due_at.is_none());
     assert_eq!(stored.error_code, None);
 }
 
@@ -186,7 +182,7 @@ async fn a_live_comment_after_the_broadcast_ended_expires_as_meta_says() {
         (stored.error_code, stored.error_subcode),
         (Some(10), Some(2_534_022))
     );
-    assert!(stored.next_attempt_at.is_none());
+    assert!(stored.due_at.is_none());
 }
 
 #[tokio::test]

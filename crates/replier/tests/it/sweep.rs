@@ -11,6 +11,7 @@ use reply_core::store::dynamo::DynamoCommentStore;
 async fn a_stale_sending_claim_is_swept_back_to_pending_with_unconfirmed_send() {
     let app = spawn_app().await;
     app.new_comment("c-stale").await;
+    let due_at = app.stored("c-stale").await.due();
     // An invocation claims the comment and dies.
     let store = DynamoCommentStore::new(app.dynamodb.clone(), &app.comments_table);
     let claimed_until = app.now() + TimeDelta::from_std(app.config.claim_timeout).unwrap();
@@ -23,16 +24,21 @@ async fn a_stale_sending_claim_is_swept_back_to_pending_with_unconfirmed_send() 
     assert_eq!(sending.status, CommentStatus::Sending);
     assert_eq!(sending.claim_id.as_deref(), Some(claim.claim_id.as_str()));
     assert_eq!(
-        sending.next_attempt_at, sending.claimed_until,
-        "stale claims show up in retry_due"
+        sending.due(),
+        due_at,
+        "claiming does not move the comment in the due index"
     );
+    assert!(claimed_until < due_at);
 
     // Before the claim goes stale the sweep leaves it alone; a redelivered record cannot take it either.
     assert_eq!(app.sweep().await.due, 0);
     app.deliver(&["c-stale"]).await;
     assert!(app.sim.sim.log().is_empty());
 
+    // The dead claim is found when the comment falls due (REDRIVE_AFTER_SECS after it was stored).
     app.advance_past(claimed_until);
+    assert_eq!(app.sweep().await.due, 0);
+    app.advance_past(due_at);
     let summary = app.sweep().await;
 
     assert_eq!(summary.stale_claims_requeued, 1);
@@ -40,10 +46,11 @@ async fn a_stale_sending_claim_is_swept_back_to_pending_with_unconfirmed_send() 
     assert_eq!(requeued.status, CommentStatus::Pending);
     assert_eq!(requeued.unconfirmed_send, Some(true));
     assert_eq!(requeued.status_reason.as_deref(), Some("stale_claim"));
-    assert!(
-        requeued.claim_id.is_none()
-            && requeued.claimed_until.is_none()
-            && requeued.next_attempt_at.is_none()
+    assert!(requeued.claim_id.is_none() && requeued.claimed_until.is_none());
+    assert_eq!(
+        requeued.due(),
+        app.now() + TimeDelta::from_std(app.config.redrive_after).unwrap(),
+        "due to be re-driven if nobody takes it"
     );
 
     // The dead invocation had not sent it after all: the next attempt sends and is confirmed.
@@ -74,7 +81,10 @@ async fn the_sweep_expires_a_waiting_comment_whose_window_closed() {
     let stored = app.stored("c-waited-too-long").await;
     assert_eq!(stored.status, CommentStatus::Expired);
     assert_eq!(stored.status_reason.as_deref(), Some("reply_window_closed"));
-    assert!(stored.next_attempt_at.is_none());
+    assert!(
+        stored.due_at.is_none() && stored.due_shard.is_none(),
+        "an outcome leaves the due index"
+    );
     assert_eq!(app.calls_for("c-waited-too-long"), 1);
 }
 

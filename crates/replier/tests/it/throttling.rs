@@ -49,7 +49,7 @@ async fn over_the_rate_budget_a_comment_waits_for_the_next_window_and_is_sent_in
     let waiting = app.stored("c-rate-3").await;
     assert_eq!(waiting.status, CommentStatus::Retry);
     assert_eq!(waiting.status_reason.as_deref(), Some("rate_limited"));
-    let at = waiting.next_attempt();
+    let at = waiting.due();
     assert!(
         once_the_window_has_passed(
             at,
@@ -91,7 +91,7 @@ async fn a_burst_straddling_a_window_boundary_never_exceeds_the_limit_in_any_sli
         };
         async move {
             store
-                .take_budget(ACCOUNT, Bucket::Posts, budget, at)
+                .take_budget(ACCOUNT, Bucket::Posts, budget, at, 1)
                 .await
                 .unwrap()
         }
@@ -190,7 +190,7 @@ async fn live_comments_have_their_own_budget() {
     assert_eq!(third.status_reason.as_deref(), Some("rate_limited"));
     // A one-second window: the retry is due once the calls of this slot (a quarter second) are a second old.
     assert!(once_the_window_has_passed(
-        third.next_attempt(),
+        third.due(),
         app.now(),
         TimeDelta::seconds(1),
         TimeDelta::milliseconds(250),
@@ -222,7 +222,7 @@ async fn meta_throttling_pauses_the_account_so_its_other_comments_wait_without_c
     assert_eq!(throttled.status, CommentStatus::Retry);
     assert_eq!(throttled.status_reason.as_deref(), Some("meta_error_80002"));
     // Meta's usage header said 10 minutes: never earlier.
-    assert!(throttled.next_attempt() >= app.now() + TimeDelta::minutes(10));
+    assert!(throttled.due() >= app.now() + TimeDelta::minutes(10));
     let account = app.account_item().await;
     assert_eq!(
         account
@@ -234,12 +234,12 @@ async fn meta_throttling_pauses_the_account_so_its_other_comments_wait_without_c
     let waits = app.stored("c-waits").await;
     assert_eq!(waits.status, CommentStatus::Retry);
     assert_eq!(waits.status_reason.as_deref(), Some("account_paused"));
-    assert!(waits.next_attempt() >= app.now() + TimeDelta::minutes(10));
+    assert!(waits.due() >= app.now() + TimeDelta::minutes(10));
     assert_eq!(waits.attempts, None, "never claimed, never called");
     assert_eq!(app.sim.sim.log().len(), 1);
 
     // After the pause both go out.
-    let later = throttled.next_attempt().max(waits.next_attempt());
+    let later = throttled.due().max(waits.due());
     app.advance_past(later);
     assert_eq!(app.sweep().await.requeued, 2);
     app.deliver(&["c-throttled", "c-waits"]).await;

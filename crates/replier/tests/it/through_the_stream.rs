@@ -56,7 +56,7 @@ async fn comments_flow_through_the_tables_stream_and_retries_come_back_through_i
     assert_eq!(ok.attempts, Some(1));
     let waiting = wait_for_status(&app, "c-stream-retry", CommentStatus::Retry).await;
 
-    app.advance_past(waiting.next_attempt());
+    app.advance_past(waiting.due());
     assert_eq!(app.sweep().await.requeued, 1);
     let replied = wait_for_status(&app, "c-stream-retry", CommentStatus::Replied).await;
 

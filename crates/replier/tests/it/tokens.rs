@@ -45,7 +45,7 @@ async fn a_rejected_token_holds_the_accounts_comments_until_the_token_changes_th
             Some(bad.as_str()),
             "{id}"
         );
-        let wait = stored.next_attempt() - app.now();
+        let wait = stored.due() - app.now();
         assert!(
             wait > TimeDelta::seconds(295) && wait <= TimeDelta::seconds(301),
             "{id}: {wait}"

@@ -14,7 +14,6 @@
 //!   `bad_token_fingerprint` (the fingerprint of a token Meta rejected with `190`), so that other comments of
 //!   the account wait instead of spending calls that are bound to fail. Kept 30 days after its last change.
 
-use crate::budget;
 use crate::config::Budget;
 use crate::ports::AccountLedger;
 use crate::tokens::TokenFingerprint;
@@ -28,6 +27,11 @@ use reply_core::store::dynamo::is_condition_failure;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+mod counters;
+mod turns;
+
+pub use turns::TurnRequest;
+
 pub mod attr {
     pub const PK: &str = "pk";
     pub const EXPIRES_AT: &str = "expires_at";
@@ -37,12 +41,14 @@ pub mod attr {
     pub const BAD_TOKEN_FINGERPRINT: &str = "bad_token_fingerprint";
     pub const TOKEN_FAILED_AT: &str = "token_failed_at";
     pub const UPDATED_AT: &str = "updated_at";
+    /// The last turn given out in the account's queue of comments waiting for `posts` budget (ISO, ms).
+    pub const QUEUE_TAIL_POSTS: &str = "queue_tail_posts";
+    /// The same for `live` budget.
+    pub const QUEUE_TAIL_LIVE: &str = "queue_tail_live";
 }
 
 /// How long an account record outlives its last change.
 const ACCOUNT_RECORD_TTL_SECS: i64 = 30 * 24 * 3600;
-/// Reads of unprocessed budget keys before giving up.
-const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// Which of Meta's per-account budgets a reply counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,6 +74,31 @@ pub struct AccountState {
     pub paused_until: Option<DateTime<Utc>>,
     pub pause_code: Option<u32>,
     pub bad_token: Option<TokenFingerprint>,
+    /// The last turn given out to a comment waiting for `posts` budget: while it is ahead, new comments queue
+    /// behind it rather than take the calls the queue was promised.
+    pub queue_tail_posts: Option<DateTime<Utc>>,
+    /// The same for `live` budget.
+    pub queue_tail_live: Option<DateTime<Utc>>,
+}
+
+impl AccountState {
+    /// The last turn given out in `bucket`'s queue.
+    pub fn queue_tail(&self, bucket: Bucket) -> Option<DateTime<Utc>> {
+        match bucket {
+            Bucket::Posts => self.queue_tail_posts,
+            Bucket::Live => self.queue_tail_live,
+        }
+    }
+}
+
+impl Bucket {
+    /// The account record's attribute holding this bucket's queue tail.
+    pub(crate) fn queue_tail_attribute(self) -> &'static str {
+        match self {
+            Self::Posts => attr::QUEUE_TAIL_POSTS,
+            Self::Live => attr::QUEUE_TAIL_LIVE,
+        }
+    }
 }
 
 /// The outcome of asking for one call of budget.
@@ -81,21 +112,13 @@ pub enum BudgetGrant {
     },
 }
 
-/// The calls of the `k` closed slots before a slot, oldest first, by budget key of that slot.
-type ClosedSlots = HashMap<String, ClosedCalls>;
-
-#[derive(Debug, Clone)]
-struct ClosedCalls {
-    /// When the slot they precede ends; the entry is useless afterwards.
-    slot_end: DateTime<Utc>,
-    calls: Vec<u64>,
-}
-
 #[derive(Debug, Clone)]
 pub struct AccountStateStore {
     client: Client,
     table: String,
-    closed: Arc<Mutex<ClosedSlots>>,
+    closed: Arc<Mutex<counters::ClosedSlots>>,
+    leases: Arc<Mutex<counters::Leases>>,
+    turns: Arc<Mutex<turns::Turns>>,
     /// The budget read (with its own retries of unprocessed keys) counts as one request of this length.
     request_timeout: std::time::Duration,
 }
@@ -106,6 +129,8 @@ impl AccountStateStore {
             client,
             table: table.into(),
             closed: Arc::default(),
+            leases: Arc::default(),
+            turns: Arc::default(),
             request_timeout: reply_core::store::dynamo::DEFAULT_REQUEST_TIMEOUT,
         }
     }
@@ -145,174 +170,8 @@ impl AccountStateStore {
             .expression_attribute_values(":now", s(&format_time(now)))
     }
 
-    fn key(pk: String) -> HashMap<String, AttributeValue> {
-        HashMap::from([(attr::PK.to_owned(), AttributeValue::S(pk))])
-    }
-
-    /// Takes one call from the account's budget, unless that would make more than `limit` calls in the window
-    /// of slots ending with the one `now` falls in.
-    async fn take(
-        &self,
-        account_id: &str,
-        bucket: Bucket,
-        budget: Budget,
-        now: DateTime<Utc>,
-    ) -> Result<BudgetGrant, StoreError> {
-        let (slot_ms, index) = budget::budget_slot(now, budget.window);
-        let key = Self::budget_key(account_id, bucket, slot_ms, index);
-        let k = budget::budget_slots(budget.window);
-        let mut calls = self
-            .closed_calls(account_id, bucket, (slot_ms, index, k), &key, now)
-            .await?;
-        let room = budget::room(&calls, budget.limit);
-        let exhausted = |calls: &[u64]| BudgetGrant::Exhausted {
-            next_window: budget::next_grant(calls, budget.limit, index, slot_ms),
-        };
-        if room <= 0 {
-            calls.push(0);
-            return Ok(exhausted(&calls));
-        }
-        let ttl = budget::counter_expiry(index, slot_ms, budget.window);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(key)))
-            .update_expression("SET #ttl = if_not_exists(#ttl, :ttl) ADD #calls :one")
-            .condition_expression("attribute_not_exists(#calls) OR #calls < :room")
-            .expression_attribute_names("#ttl", attr::EXPIRES_AT)
-            .expression_attribute_names("#calls", attr::CALLS)
-            .expression_attribute_values(":ttl", n(ttl))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":room", n(room))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(BudgetGrant::Granted),
-            Err(e) if is_condition_failure(&e) => {
-                // The current slot holds at least `room` calls.
-                calls.push(u64::try_from(room).unwrap_or(0));
-                Ok(exhausted(&calls))
-            }
-            Err(e) => Err(StoreError::backend(
-                "taking from the account's call budget",
-                e,
-            )),
-        }
-    }
-
-    /// The calls of the `k` slots before slot `index`, oldest first: from the cache, or read consistently in
-    /// one batch (missing counters count 0) and cached until slot `index` ends, since closed slots never change.
-    async fn closed_calls(
-        &self,
-        account_id: &str,
-        bucket: Bucket,
-        (slot_ms, index, k): (i64, i64, u32),
-        key: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<u64>, StoreError> {
-        let cache_key = format!("{key}#{k}");
-        if let Some(cached) = self.cache().get(&cache_key) {
-            return Ok(cached.calls.clone());
-        }
-        let k = i64::from(k);
-        let keys: Vec<String> = (index - k..index)
-            .map(|i| Self::budget_key(account_id, bucket, slot_ms, i))
-            .collect();
-        let found = tokio::time::timeout(self.request_timeout, self.read_calls(&keys))
-            .await
-            .map_err(|_| {
-                StoreError::other(
-                    "reading the account's call budget",
-                    anyhow::anyhow!("no answer within {:?}", self.request_timeout),
-                )
-            })??;
-        let calls: Vec<u64> = keys
-            .iter()
-            .map(|k| found.get(k).copied().unwrap_or(0))
-            .collect();
-        let slot_end = budget::slot_start(index.saturating_add(1), slot_ms);
-        let mut cache = self.cache();
-        cache.retain(|_, c| c.slot_end > now);
-        cache.insert(
-            cache_key,
-            ClosedCalls {
-                slot_end,
-                calls: calls.clone(),
-            },
-        );
-        Ok(calls)
-    }
-
-    /// The `calls` of these budget keys (absent keys are absent), read consistently, retrying unprocessed keys.
-    async fn read_calls(&self, keys: &[String]) -> Result<HashMap<String, u64>, StoreError> {
-        let mut found: HashMap<String, u64> = HashMap::new();
-        let mut pending: Vec<HashMap<String, AttributeValue>> =
-            keys.iter().map(|k| Self::key(k.clone())).collect();
-        for attempt in 0..BATCH_GET_ATTEMPTS {
-            if pending.is_empty() {
-                break;
-            }
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            let request = aws_sdk_dynamodb::types::KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
-                .projection_expression("#pk, #calls")
-                .expression_attribute_names("#pk", attr::PK)
-                .expression_attribute_names("#calls", attr::CALLS)
-                .build()
-                .map_err(|e| StoreError::other("reading the account's call budget", e.into()))?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, request)
-                .send()
-                .await
-                .map_err(|e| StoreError::backend("reading the account's call budget", e))?;
-            for item in out
-                .responses()
-                .and_then(|r| r.get(&self.table))
-                .into_iter()
-                .flatten()
-            {
-                let pk = item.get(attr::PK).and_then(|v| v.as_s().ok());
-                let calls = item
-                    .get(attr::CALLS)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<u64>().ok());
-                if let (Some(pk), Some(calls)) = (pk, calls) {
-                    found.insert(pk.clone(), calls);
-                }
-            }
-            if let Some(left) = out
-                .unprocessed_keys()
-                .and_then(|u| u.get(&self.table))
-                .map(|u| u.keys().to_vec())
-            {
-                pending = left;
-            }
-        }
-        if !pending.is_empty() {
-            return Err(StoreError::other(
-                "reading the account's call budget",
-                anyhow::anyhow!("{} keys left unprocessed", pending.len()),
-            ));
-        }
-        Ok(found)
-    }
-
-    fn cache(&self) -> std::sync::MutexGuard<'_, ClosedSlots> {
-        self.closed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-#[async_trait]
-impl AccountLedger for AccountStateStore {
-    async fn get(&self, account_id: &str) -> Result<AccountState, StoreError> {
+    /// The account's record, read consistently (the default when there is none).
+    pub(crate) async fn get_account(&self, account_id: &str) -> Result<AccountState, StoreError> {
         let out = self
             .client
             .get_item()
@@ -335,7 +194,20 @@ impl AccountLedger for AccountStateStore {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok()),
             bad_token: text(attr::BAD_TOKEN_FINGERPRINT).map(TokenFingerprint::from_stored),
+            queue_tail_posts: text(attr::QUEUE_TAIL_POSTS).and_then(|t| turns::parse_turn(&t)),
+            queue_tail_live: text(attr::QUEUE_TAIL_LIVE).and_then(|t| turns::parse_turn(&t)),
         })
+    }
+
+    fn key(pk: String) -> HashMap<String, AttributeValue> {
+        HashMap::from([(attr::PK.to_owned(), AttributeValue::S(pk))])
+    }
+}
+
+#[async_trait]
+impl AccountLedger for AccountStateStore {
+    async fn get(&self, account_id: &str) -> Result<AccountState, StoreError> {
+        self.get_account(account_id).await
     }
 
     async fn take_budget(
@@ -344,8 +216,22 @@ impl AccountLedger for AccountStateStore {
         bucket: Bucket,
         budget: Budget,
         now: DateTime<Utc>,
+        want: u32,
     ) -> Result<BudgetGrant, StoreError> {
-        self.take(account_id, bucket, budget, now).await
+        self.take(account_id, bucket, budget, now, want).await
+    }
+
+    fn give_back(&self, account_id: &str, bucket: Bucket, budget: Budget, now: DateTime<Utc>) {
+        self.return_unused(account_id, bucket, budget, now);
+    }
+
+    async fn reserve_turn(
+        &self,
+        account_id: &str,
+        bucket: Bucket,
+        request: TurnRequest,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        self.reserve(account_id, bucket, request).await
     }
 
     async fn pause(
