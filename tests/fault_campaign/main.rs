@@ -228,13 +228,11 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     dynamo_faults.set_enabled(false);
     killer.set_enabled(false);
-    let settled = check::wait_until_settled(
-        &own,
-        &comments_table,
-        plan.comments.len(),
-        Duration::from_secs(240),
-    )
-    .await;
+    // One stream shard works through the backlog a batch at a time, each batch as slow as its slowest
+    // send (a timeout is a second): allow a few minutes plus a fifth of a second per comment.
+    let settle_limit = Duration::from_secs(240) + Duration::from_millis(200) * size as u32;
+    let settled =
+        check::wait_until_settled(&own, &comments_table, plan.comments.len(), settle_limit).await;
 
     sweeping.store(false, Ordering::Relaxed);
     for sweeper in sweepers {
