@@ -494,8 +494,9 @@ struct Envelope<'a> {
     object: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     entry: Vec<&'a RawValue>,
+    /// Only its presence matters (the bare change is reported, never read): any JSON will do.
     #[serde(borrow, default)]
-    field: Option<Cow<'a, str>>,
+    field: Option<&'a RawValue>,
     #[serde(borrow, default)]
     value: Option<&'a RawValue>,
 }
