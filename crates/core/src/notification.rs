@@ -284,13 +284,22 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
         };
         read_change(&mut ctx, change_index, change);
     }
-    // The entry-level shape of Meta's reference (`field`/`value` in the entry itself) is one more change.
+    // The entry-level shape of Meta's reference (`field`/`value` in the entry itself) is one more change; a
+    // `field` that is not a string costs that change only, not the entry's `changes[]`.
     if entry.field.is_some() || entry.value.is_some() {
-        let change = Change {
-            field: entry.field,
-            value: entry.value,
-        };
-        read_change(&mut ctx, count, change);
+        match entry
+            .field
+            .map(|f| serde_json::from_str::<Cow<'_, str>>(f.get()))
+        {
+            Some(Err(_)) => ctx.reject(count, ctx.account_id.clone(), RejectReason::InvalidChange),
+            field => {
+                let change = Change {
+                    field: field.and_then(Result::ok),
+                    value: entry.value,
+                };
+                read_change(&mut ctx, count, change);
+            }
+        }
     }
 }
 
@@ -485,8 +494,9 @@ struct Envelope<'a> {
     object: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     entry: Vec<&'a RawValue>,
+    /// Only its presence matters (the bare change is reported, never read): any JSON will do.
     #[serde(borrow, default)]
-    field: Option<Cow<'a, str>>,
+    field: Option<&'a RawValue>,
     #[serde(borrow, default)]
     value: Option<&'a RawValue>,
 }
@@ -502,8 +512,9 @@ struct Entry<'a> {
     changes: Option<&'a RawValue>,
     #[serde(borrow, default)]
     messaging: Option<&'a RawValue>,
+    /// Read as a string only after the rest of the entry, so that an odd one costs only this change.
     #[serde(borrow, default)]
-    field: Option<Cow<'a, str>>,
+    field: Option<&'a RawValue>,
     #[serde(borrow, default)]
     value: Option<&'a RawValue>,
 }

@@ -287,3 +287,37 @@ fn dashboard_test_deliveries_are_kept_a_day_under_keys_of_their_own_and_never_re
         CommentStatus::Pending
     );
 }
+
+#[test]
+fn an_entry_level_field_that_is_not_a_string_costs_only_that_change() {
+    // Found by tests/fuzz_notifications: the whole entry was rejected, and its `changes[]` comments with it.
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1726106088, "changes": [{"field": "comments", "value": {"id": "18000000000000001", "text": "LINK"}}, {"field": "live_comments", "value": {"id": "18000000000000002"}}], "field": 5, "value": {"id": "18000000000000003"}}]}"#;
+    let n = parsed(body);
+    let ids: Vec<_> = n.comments.iter().map(|c| c.comment_id.as_str()).collect();
+    assert_eq!(ids, ["18000000000000001", "18000000000000002"], "{n:?}");
+    let reasons: Vec<_> = n
+        .rejected
+        .iter()
+        .map(|r| (r.entry_index, r.change_index, r.reason))
+        .collect();
+    assert_eq!(reasons, [(0, Some(2), RejectReason::InvalidChange)]);
+    // A string `field` and a `null` one still read as before.
+    let null_field = br#"{"object": "instagram", "entry": [{"id": "1", "time": "x", "field": null, "value": {"id": "7"}}]}"#;
+    assert_eq!(parsed(null_field).ignored.get("(none)"), Some(&1));
+}
+
+#[test]
+fn a_bare_change_whose_field_is_not_a_string_does_not_cost_the_entries() {
+    // Found by tests/fuzz_notifications: the whole body was refused (a 400, redelivered for 36 hours).
+    let body = br#"{"object": "instagram", "field": {"odd": true}, "value": {"id": "17865799348089039"}, "entry": [{"id": "17841401906857599", "time": 1726106088, "changes": [{"field": "comments", "value": {"id": "18000000000000001", "text": "LINK"}}]}]}"#;
+    let n = parsed(body);
+    let ids: Vec<_> = n.comments.iter().map(|c| c.comment_id.as_str()).collect();
+    assert_eq!(ids, ["18000000000000001"], "{n:?}");
+    // The bare change is still reported as having no account.
+    let reasons: Vec<_> = n
+        .rejected
+        .iter()
+        .map(|r| (r.change_index, r.reason))
+        .collect();
+    assert_eq!(reasons, [(None, RejectReason::MissingAccountId)]);
+}
