@@ -139,19 +139,7 @@ async fn live_burst() -> anyhow::Result<()> {
     let t = spawn_stack(|_| {}).await?;
     let account = "17841400000000920";
     let media = "17900000000000920";
-    let live: Vec<SampleComment> = comments(account, 920, LIVE_BURST)
-        .into_iter()
-        .map(|mut c| {
-            c.live = true;
-            c.media_product_type = "LIVE".to_owned();
-            c.media_id = media.to_owned();
-            c
-        })
-        .collect();
-    for c in &live {
-        t.sim()
-            .register_comment(e2e::CommentSpec::new(&c.comment_id, account).live_on(media));
-    }
+    let live = e2e::live_comments(t.sim(), account, media, 920, LIVE_BURST);
     for chunk in live.chunks(50) {
         let status = t.post(chunk).await?;
         anyhow::ensure!(status == 200, "a Live POST was answered {status}");
@@ -170,15 +158,7 @@ async fn live_burst() -> anyhow::Result<()> {
     at.sort_unstable();
     let span = elapsed(at[0], at[at.len() - 1]).as_secs_f64().max(0.001);
     let rate = (at.len() - 1) as f64 / span;
-    let busiest = at
-        .iter()
-        .map(|start| {
-            at.iter()
-                .filter(|a| *a >= start && **a < *start + chrono::TimeDelta::seconds(1))
-                .count()
-        })
-        .max()
-        .unwrap_or(0);
+    let busiest = e2e::most_in_any_second(&at);
     let refused = t.sim().log().iter().filter(|r| r.code.is_some()).count();
     println!(
         "pipeline/live burst {} Live comments on one account: {:.0} replies/s over {:.2} s (most in one second: {busiest}, refused by Meta: {refused}; target {LIVE_TARGET_PER_SECOND}/s)",

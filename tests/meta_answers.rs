@@ -9,8 +9,8 @@ use chrono::{DateTime, Utc};
 use e2e::local_stack::settings::DEFAULT_ACCESS_TOKEN;
 use e2e::sample::SampleComment;
 use e2e::{
-    CommentSpec, Fault, SimConfig, comments, eventually, ids, n, s, sleep_until_next_window,
-    spawn_stack,
+    CommentSpec, Fault, SimConfig, comments, eventually, ids, live_comments, most_in_any_second, n,
+    s, sleep_until_next_window, spawn_stack,
 };
 use replier::{Budget, ReplierConfig, ReplierSecrets};
 use std::time::Duration;
@@ -414,20 +414,7 @@ async fn a_live_comment_whose_broadcast_ended_expires_when_meta_says_so() {
 async fn a_burst_of_live_comments_is_replied_within_the_live_budget_without_meta_refusing() {
     const BURST: usize = 250;
     let t = spawn_stack(|_| {}).await.unwrap();
-    let media = "17900000000000261";
-    let live: Vec<SampleComment> = comments(ACCOUNT_2, 261, BURST)
-        .into_iter()
-        .map(|mut c| {
-            c.live = true;
-            c.media_product_type = "LIVE".to_owned();
-            c.media_id = media.to_owned();
-            c
-        })
-        .collect();
-    for c in &live {
-        t.sim()
-            .register_comment(CommentSpec::new(&c.comment_id, ACCOUNT_2).live_on(media));
-    }
+    let live = live_comments(t.sim(), ACCOUNT_2, "17900000000000261", 261, BURST);
     for chunk in live.chunks(50) {
         assert_eq!(t.post(chunk).await.unwrap(), 200);
     }
@@ -446,15 +433,7 @@ async fn a_burst_of_live_comments_is_replied_within_the_live_budget_without_meta
     assert!(log.iter().all(|r| r.code.is_none()), "{log:?}");
     let mut at: Vec<DateTime<Utc>> = t.sim().replies().iter().map(|r| r.at).collect();
     at.sort_unstable();
-    for start in &at {
-        let in_second = at
-            .iter()
-            .filter(|a| *a >= start && **a < *start + chrono::TimeDelta::seconds(1))
-            .count();
-        assert!(
-            in_second <= 100,
-            "{in_second} Live replies in the second from {start}"
-        );
-    }
+    let busiest = most_in_any_second(&at);
+    assert!(busiest <= 100, "{busiest} Live replies within one second");
     t.stop().await;
 }

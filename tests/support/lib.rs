@@ -315,3 +315,41 @@ pub fn comments(account: &str, tag: u32, count: usize) -> Vec<SampleComment> {
         })
         .collect()
 }
+
+/// `count` Live comments on `account`'s broadcast `media` (as [`comments`]), registered with the simulator as
+/// comments of a Live broadcast that is on.
+pub fn live_comments(
+    sim: &Simulator,
+    account: &str,
+    media: &str,
+    tag: u32,
+    count: usize,
+) -> Vec<SampleComment> {
+    let live: Vec<SampleComment> = comments(account, tag, count)
+        .into_iter()
+        .map(|mut c| {
+            c.live = true;
+            c.media_product_type = "LIVE".to_owned();
+            c.media_id = media.to_owned();
+            c
+        })
+        .collect();
+    for c in &live {
+        sim.register_comment(CommentSpec::new(&c.comment_id, account).live_on(media));
+    }
+    live
+}
+
+/// The most of `at` (sorted) within any one second.
+pub fn most_in_any_second(at: &[DateTime<Utc>]) -> usize {
+    at.iter()
+        .enumerate()
+        .map(|(i, start)| {
+            at[i..]
+                .iter()
+                .take_while(|a| **a < *start + chrono::TimeDelta::seconds(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0)
+}
