@@ -5,7 +5,7 @@
 //! The attack ([`plan`]): several accounts including a Live one and one whose token Meta rejects until it is
 //! fixed; webhook deliveries split, reordered and 30% duplicated (a POST answered 5xx is delivered again, as
 //! Meta does); a Graph API fault for about 30% of comments (5xx, 5xx after sending, a hang-up after sending,
-//! timeouts with and without sending, 613, an unknown code); DynamoDB throttling and lost answers on puts,
+//! timeouts with and without sending, 613, 368, an unknown code); DynamoDB throttling and lost answers on puts,
 //! updates (claims, outcomes, budgets), reads and the index query (`testkit::faults`); replier invocations
 //! killed at every await point of the send path ([`kills`]). Then the faults stop, the token is fixed, and
 //! the pipeline is given time to settle; [`check`] holds it to its promises and prints a summary.
@@ -79,6 +79,8 @@ fn replier_config(comments: &str, accounts: &str, sim_url: &str) -> ReplierConfi
     c.retry_base = Duration::from_secs(1);
     c.retry_max = Duration::from_secs(3);
     c.token_recheck = Duration::from_secs(1);
+    // Meta's 368 blocks an account for a while; the campaign cannot wait the deployed 15 minutes.
+    c.blocked_pause = Duration::from_secs(2);
     c.posts_budget = Budget {
         limit: HOUR_LIMIT,
         window: Duration::from_secs(3600),

@@ -38,6 +38,8 @@ pub enum GraphFault {
     Timeout,
     /// `613`: the account is throttled (no regain estimate).
     Throttled,
+    /// `368`: the account is blocked for a while (no estimate: the replier's `BLOCKED_PAUSE_SECS`).
+    Blocked,
     /// A code Meta does not document.
     UnknownCode,
 }
@@ -66,6 +68,14 @@ impl GraphFault {
             },
             Self::Throttled => FaultKind::GraphError {
                 code: 613,
+                subcode: None,
+                message: None,
+                status: None,
+                is_transient: None,
+                estimated_time_to_regain_access: None,
+            },
+            Self::Blocked => FaultKind::GraphError {
+                code: 368,
                 subcode: None,
                 message: None,
                 status: None,
@@ -193,6 +203,7 @@ fn draw_fault(rng: &mut StdRng) -> Option<GraphFault> {
         (0.04, GraphFault::TimeoutAfterSending),
         (0.03, GraphFault::Timeout),
         (0.04, GraphFault::Throttled),
+        (0.01, GraphFault::Blocked),
         (0.02, GraphFault::UnknownCode),
     ];
     let mut edge = 0.0;

@@ -73,16 +73,18 @@ pub fn retry_at(
 }
 
 /// Until when an account is paused after Meta throttled (`613`, `80002`) or blocked (`368`) it: Meta's regain
-/// estimate when it gives one, else at least one backoff step (throttled) or [`BLOCKED_MIN_PAUSE`] (blocked).
+/// estimate when it gives one, else at least one backoff step `base` (throttled) or `blocked`
+/// (`BLOCKED_PAUSE_SECS`, [`BLOCKED_MIN_PAUSE`] by default).
 pub fn pause_until(
     now: DateTime<Utc>,
     kind: PauseKind,
     regain_after: Option<Duration>,
     base: Duration,
+    blocked: Duration,
 ) -> DateTime<Utc> {
     let floor = match kind {
         PauseKind::Throttled => base,
-        PauseKind::Blocked => BLOCKED_MIN_PAUSE,
+        PauseKind::Blocked => blocked,
     };
     ceil_to_second(now + delta(regain_after.unwrap_or_default().max(floor)))
 }
@@ -200,25 +202,38 @@ mod tests {
 
     #[test]
     fn pauses_follow_metas_estimate_with_a_floor_per_kind() {
-        assert_eq!(pause_until(t(0), PauseKind::Throttled, None, BASE), t(60));
+        assert_eq!(
+            pause_until(t(0), PauseKind::Throttled, None, BASE, BLOCKED_MIN_PAUSE),
+            t(60)
+        );
         assert_eq!(
             pause_until(
                 t(0),
                 PauseKind::Throttled,
                 Some(Duration::from_secs(420)),
-                BASE
+                BASE,
+                BLOCKED_MIN_PAUSE
             ),
             t(420)
         );
-        assert_eq!(pause_until(t(0), PauseKind::Blocked, None, BASE), t(900));
+        assert_eq!(
+            pause_until(t(0), PauseKind::Blocked, None, BASE, BLOCKED_MIN_PAUSE),
+            t(900)
+        );
         assert_eq!(
             pause_until(
                 t(0),
                 PauseKind::Blocked,
                 Some(Duration::from_secs(7200)),
-                BASE
+                BASE,
+                BLOCKED_MIN_PAUSE
             ),
             t(7200)
+        );
+        let short = Duration::from_secs(5);
+        assert_eq!(
+            pause_until(t(0), PauseKind::Blocked, None, BASE, short),
+            t(5)
         );
     }
 

@@ -51,6 +51,9 @@ pub struct ReplierConfig {
     pub retry_max: Duration,
     /// `TOKEN_RECHECK_SECS` (300): how long a comment waits after its account's token was rejected.
     pub token_recheck: Duration,
+    /// `BLOCKED_PAUSE_SECS` (900): how long an account pauses at least after Meta blocked it (`368`) without
+    /// saying for how long.
+    pub blocked_pause: Duration,
     /// `CLAIM_TIMEOUT_SECS` (default 120): after this a claim is stale and the sweep hands the comment to another
     /// invocation. It must be longer than [`ReplierConfig::longest_after_claim`], so a live claim is never
     /// taken over.
@@ -96,6 +99,7 @@ impl Default for ReplierConfig {
             retry_base: Duration::from_secs(60),
             retry_max: Duration::from_secs(21_600),
             token_recheck: Duration::from_secs(300),
+            blocked_pause: crate::backoff::BLOCKED_MIN_PAUSE,
             claim_timeout: Duration::from_secs(120),
             dynamodb_timeout: reply_core::store::dynamo::DEFAULT_REQUEST_TIMEOUT,
             record_concurrency: 25,
@@ -126,6 +130,7 @@ impl ReplierConfig {
         "RETRY_BASE_SECS",
         "RETRY_MAX_SECS",
         "TOKEN_RECHECK_SECS",
+        "BLOCKED_PAUSE_SECS",
         "CLAIM_TIMEOUT_SECS",
         "DYNAMODB_TIMEOUT_SECS",
         "RECORD_CONCURRENCY",
@@ -202,6 +207,7 @@ impl ReplierConfig {
         env.set_secs(&mut self.retry_base, "RETRY_BASE_SECS")?;
         env.set_secs(&mut self.retry_max, "RETRY_MAX_SECS")?;
         env.set_secs(&mut self.token_recheck, "TOKEN_RECHECK_SECS")?;
+        env.set_secs(&mut self.blocked_pause, "BLOCKED_PAUSE_SECS")?;
         env.set_secs(&mut self.dynamodb_timeout, "DYNAMODB_TIMEOUT_SECS")?;
         if env.parse::<u64>("CLAIM_TIMEOUT_SECS")?.is_none() {
             // A claim must outlive a few requests, whatever the timeouts.
@@ -402,6 +408,7 @@ mod tests {
             ("RETRY_BASE_SECS", "2"),
             ("RETRY_MAX_SECS", "30"),
             ("TOKEN_RECHECK_SECS", "9"),
+            ("BLOCKED_PAUSE_SECS", "11"),
             ("CLAIM_TIMEOUT_SECS", "25"),
             ("DYNAMODB_TIMEOUT_SECS", "3"),
             ("RECORD_CONCURRENCY", "3"),
@@ -470,6 +477,7 @@ mod tests {
         );
         assert_eq!((c.record_concurrency, c.sweep_max_items), (3, 50));
         assert_eq!(c.redrive_after, Duration::from_secs(60));
+        assert_eq!(c.blocked_pause, Duration::from_secs(11));
         assert_eq!(c.secrets_ttl, Duration::from_secs(7));
         assert_eq!(c.dynamodb_timeout, Duration::from_secs(3));
         assert_ne!(c.posts_budget, d.posts_budget);

@@ -34,6 +34,7 @@ pub struct Policy {
     pub retry_base: Duration,
     pub retry_max: Duration,
     pub token_recheck: Duration,
+    pub blocked_pause: Duration,
     pub posts_budget: Budget,
     pub live_budget: Budget,
 }
@@ -45,6 +46,7 @@ impl From<&ReplierConfig> for Policy {
             retry_base: c.retry_base,
             retry_max: c.retry_max,
             token_recheck: c.token_recheck,
+            blocked_pause: c.blocked_pause,
             posts_budget: c.posts_budget,
             live_budget: c.live_budget,
         }
@@ -357,7 +359,13 @@ pub fn after_send(sent: &Sent<'_>, now: DateTime<Utc>, policy: &Policy, fraction
             regain_after,
         } => {
             let pause_effect = pause.map(|kind| Effect::PauseAccount {
-                until: backoff::pause_until(now, kind, regain_after, policy.retry_base),
+                until: backoff::pause_until(
+                    now,
+                    kind,
+                    regain_after,
+                    policy.retry_base,
+                    policy.blocked_pause,
+                ),
                 code: errors.code.unwrap_or_default(),
             });
             let mut decision =

@@ -31,6 +31,7 @@ fn probe(name: &str) -> Option<Probe> {
         "RETRY_BASE_SECS" => ("2", |s| format!("{:?}", s.replier.retry_base)),
         "RETRY_MAX_SECS" => ("30", |s| format!("{:?}", s.replier.retry_max)),
         "TOKEN_RECHECK_SECS" => ("9", |s| format!("{:?}", s.replier.token_recheck)),
+        "BLOCKED_PAUSE_SECS" => ("9", |s| format!("{:?}", s.replier.blocked_pause)),
         "POSTS_PER_HOUR" => ("20", |s| format!("{:?}", s.replier.posts_budget)),
         "POSTS_WINDOW_SECS" => ("20", |s| format!("{:?}", s.replier.posts_budget)),
         "LIVE_PER_SECOND" => ("5", |s| format!("{:?}", s.replier.live_budget)),
