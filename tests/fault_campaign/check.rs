@@ -7,6 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use graph_sim::Simulator;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::io::Write as _;
 use std::time::{Duration, Instant};
 use testkit::faults::DynamoFault;
 
@@ -68,7 +69,8 @@ pub async fn wait_until_settled(
                 break;
             }
             if reported.elapsed() >= Duration::from_secs(15) {
-                println!(
+                let _ = writeln!(
+                    std::io::stdout().lock(),
                     "  settling for {:.0} s: {done} of {expected} final, waiting {waiting:?}",
                     started.elapsed().as_secs_f64()
                 );

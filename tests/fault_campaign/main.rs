@@ -29,6 +29,7 @@ use reply_core::sample::notification_body;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::{AppSecrets, sign};
 use reply_core::store::dynamo::DynamoCommentStore;
+use std::io::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -261,7 +262,8 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
             total: started.elapsed(),
         },
     );
-    println!("{report}");
+    // Straight to stdout, past the test harness's capture, so that a plain `cargo test` shows the summary.
+    writeln!(std::io::stdout().lock(), "{report}").unwrap();
     sim.shutdown().await.unwrap();
     assert!(report.violations.is_empty(), "{report}");
     report.assert_every_point_hit();
