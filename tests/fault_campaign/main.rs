@@ -88,7 +88,7 @@ fn replier_config(comments: &str, accounts: &str, sim_url: &str) -> ReplierConfi
     };
     // Stricter than Meta's 100/s, so that the Live burst spends the budget and queues for turns.
     c.live_budget = Budget {
-        limit: 10,
+        limit: 5,
         window: Duration::from_secs(1),
     };
     c

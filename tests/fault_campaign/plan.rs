@@ -23,7 +23,7 @@ pub const LIVE_MEDIA: &str = "17900000000003101";
 /// The account whose token Meta rejects (190) until the campaign fixes it.
 pub const TOKEN_ACCOUNT: &str = "17841400000003201";
 
-/// A Graph API fault a comment meets on its first request.
+/// A Graph API fault a comment meets on its first request (an unknown code: on every request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum GraphFault {
     /// `500` with Meta's transient `code 2`.
@@ -91,7 +91,13 @@ impl GraphFault {
                 estimated_time_to_regain_access: None,
             },
         };
-        Fault::new(kind).for_comment(comment_id).once()
+        let fault = Fault::new(kind).for_comment(comment_id);
+        // Meta refuses an unknown code for good: every attempt meets it (a retry after a lost outcome too).
+        if self == Self::UnknownCode {
+            fault
+        } else {
+            fault.once()
+        }
     }
 }
 
