@@ -25,26 +25,6 @@ fn b(item: &Item, key: &str) -> Option<bool> {
     item.get(key).and_then(|v| v.as_bool().ok()).copied()
 }
 
-/// Every item of the table, read consistently.
-pub async fn scan(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<Vec<Item>> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        items.extend(page.items.unwrap_or_default());
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return Ok(items);
-        }
-    }
-}
-
 /// Waits until `expected` items are final, or `timeout`; returns how long it waited.
 pub async fn wait_until_settled(
     client: &aws_sdk_dynamodb::Client,
@@ -55,7 +35,7 @@ pub async fn wait_until_settled(
     let started = Instant::now();
     let mut reported = Instant::now();
     while started.elapsed() < timeout {
-        if let Ok(items) = scan(client, table).await {
+        if let Ok(items) = testkit::table::scan_all(client, table).await {
             let waiting: BTreeMap<&str, usize> = items
                 .iter()
                 .map(|i| s(i, "status"))

@@ -243,7 +243,9 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
     }
     let stats = runner.stats();
     runner.stop().await;
-    let items = check::scan(&own, &comments_table).await.unwrap();
+    let items = testkit::table::scan_all(&own, &comments_table)
+        .await
+        .unwrap();
     let report = check::Report::new(
         &plan,
         &items,

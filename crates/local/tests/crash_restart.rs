@@ -248,25 +248,12 @@ fn b(item: &Item, key: &str) -> Option<bool> {
 
 /// Every item of the table, by comment ID (strongly consistent).
 async fn scan(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> HashMap<String, Item> {
-    let mut items = HashMap::new();
-    let mut start = None;
-    loop {
-        let page = dynamodb
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items.unwrap_or_default() {
-            items.insert(s(&item, "comment_id").to_owned(), item);
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return items;
-        }
-    }
+    testkit::table::scan_all(dynamodb, table)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|item| (s(&item, "comment_id").to_owned(), item))
+        .collect()
 }
 
 /// Requests to the messages endpoint, by comment ID, in order.

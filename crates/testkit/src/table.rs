@@ -174,6 +174,23 @@ fn key_schema_elements(hash: &str, range: Option<&str>) -> Result<Vec<KeySchemaE
     Ok(elements)
 }
 
+/// Every item of `table`, read with strong consistency, all pages (the SDK's paginator).
+pub async fn scan_all(
+    client: &Client,
+    table: &str,
+) -> Result<Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>> {
+    client
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| anyhow::anyhow!("scanning {table}: {}", DisplayErrorContext(e)))
+}
+
 #[cfg(test)]
 mod tests {
     /// sam-template checks the template's values against its own lists; the SDK must accept each of them,

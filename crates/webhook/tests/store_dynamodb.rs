@@ -65,23 +65,7 @@ async fn items(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Vec<HashMap<String, AttributeValue>> {
-    let mut out = Vec::new();
-    let mut start = None;
-    loop {
-        let page = client
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        out.extend(page.items().iter().cloned());
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return out;
-        }
-    }
+    testkit::table::scan_all(client, table).await.unwrap()
 }
 
 fn s<'a>(item: &'a HashMap<String, AttributeValue>, key: &str) -> &'a str {
