@@ -15,7 +15,7 @@ use replier::ports::{AccountLedger, ReplySender};
 use replier::tokens::SendTarget;
 use replier::{Budget, TokenFingerprint};
 use reply_core::comment::{CommentRecord, CommentStatus};
-use reply_core::lifecycle::{Claim, Precondition, Transition, Written};
+use reply_core::lifecycle::{Claim, Precondition, ReplyChoice, Transition, Written};
 use reply_core::store::{
     CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError,
 };
@@ -175,9 +175,10 @@ impl CommentTable for KillableComments {
         id: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
+        choice: Option<&ReplyChoice>,
     ) -> Result<Option<Claim>, StoreError> {
         self.killer.at(KillPoint::Claim).await;
-        let claim = self.inner.claim(id, now, until).await?;
+        let claim = self.inner.claim(id, now, until, choice).await?;
         if claim.is_some() {
             self.killer.at(KillPoint::Claimed).await;
         }

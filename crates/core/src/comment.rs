@@ -14,6 +14,12 @@ pub const REPLY_WINDOW: Duration = Duration::days(7);
 /// (`item_size` test below). Longer texts are cut at a character boundary.
 pub const MAX_STORED_TEXT_BYTES: usize = 200;
 
+/// The reply text frozen on the item (as sent, username filled in) and the comment's text together: up to
+/// this many bytes, every state of the largest possible item (every optional ID present, the longest message
+/// ID and error) still fits in 1 KB, one write unit per write (`item_size` test below). A typical item (no
+/// ad, not a reply to a comment) has about 150 bytes more room; beyond that a write costs two units.
+pub const COMPACT_TEXTS_BYTES: usize = 100;
+
 /// `text` cut to at most `max_bytes` UTF-8 bytes, at a character boundary.
 pub fn truncate_to_bytes(text: &str, max_bytes: usize) -> &str {
     if text.len() <= max_bytes {
@@ -53,6 +59,8 @@ pub struct CommentRecord {
     pub media_product_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ad_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original_media_id: Option<String>,
     pub source: CommentSource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
@@ -86,6 +94,14 @@ pub struct CommentRecord {
         with = "iso8601_option"
     )]
     pub queue_turn: Option<DateTime<Utc>>,
+    /// The reply decided for the comment, frozen on the item once decided: its campaign (absent for the
+    /// `REPLY_TEXT` of an account without campaigns), which of its texts (from 1), and the text as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_variant: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_text: Option<String>,
     /// DynamoDB TTL (epoch seconds): some days after the reply window, so finished items clean themselves up.
     pub expires_at: i64,
 }
@@ -93,6 +109,17 @@ pub struct CommentRecord {
 impl CommentRecord {
     pub fn is_live(&self) -> bool {
         self.source == CommentSource::LiveComment
+    }
+
+    /// The reply decision frozen on the item, if one was made (`reply_text` is what makes it one).
+    pub fn frozen_choice(&self) -> Option<crate::lifecycle::ReplyChoice> {
+        self.reply_text
+            .as_ref()
+            .map(|text| crate::lifecycle::ReplyChoice {
+                campaign_id: self.campaign_id.clone(),
+                variant: self.reply_variant,
+                text: text.clone(),
+            })
     }
 
     /// A `PENDING` comment enters the `due` index, to be re-driven `after` its receipt if nothing takes it
@@ -182,10 +209,12 @@ mod tests {
             (attr::ACCOUNT_ID, id.clone()),
             (attr::COMMENTER_ID, id.clone()),
             (attr::COMMENTER_USERNAME, json!("a".repeat(30))),
-            (attr::SOURCE, json!("live_comment")),
-            (attr::MEDIA_PRODUCT_TYPE, json!("REELS")),
+            // An ad comment: the largest kind (a Live comment has no ad and no original post).
+            (attr::SOURCE, json!("comment")),
+            (attr::MEDIA_PRODUCT_TYPE, json!("AD")),
             (attr::MEDIA_ID, id.clone()),
             (attr::AD_ID, id.clone()),
+            (attr::ORIGINAL_MEDIA_ID, id.clone()),
             (attr::PARENT_ID, id.clone()),
             (attr::TEXT, json!("é".repeat(MAX_STORED_TEXT_BYTES / 2))),
             (attr::COMMENT_TIME, time.clone()),
@@ -229,18 +258,38 @@ mod tests {
             (attr::TOKEN_FINGERPRINT, json!("ab12cd34")),
         ];
         stored.extend(attempt);
-        for (state, extra) in [
-            ("sending", &sending[..]),
-            ("replied", &replied[..]),
-            ("refused or waiting", &refused[..]),
-        ] {
-            let item: std::collections::HashMap<String, Value> = stored
+        let decided = |stored: &[(&'static str, Value)]| {
+            let mut out: Vec<(&'static str, Value)> = stored
                 .iter()
-                .chain(extra)
-                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .filter(|(k, _)| *k != attr::TEXT)
+                .cloned()
                 .collect();
-            let size = item_size(&item);
-            assert!(size < 1024, "the largest {state} item is {size} bytes");
+            out.extend([
+                (attr::TEXT, json!("t".repeat(COMPACT_TEXTS_BYTES / 2))),
+                (attr::CAMPAIGN_ID, json!("c".repeat(64))),
+                (attr::REPLY_VARIANT, json!(5)),
+                (attr::REPLY_TEXT, json!("r".repeat(COMPACT_TEXTS_BYTES / 2))),
+            ]);
+            out
+        };
+        let with_decision = decided(&stored);
+        for (stored, decision) in [(&stored, "no"), (&with_decision, "a")] {
+            for (state, extra) in [
+                ("sending", &sending[..]),
+                ("replied", &replied[..]),
+                ("refused or waiting", &refused[..]),
+            ] {
+                let item: std::collections::HashMap<String, Value> = stored
+                    .iter()
+                    .chain(extra)
+                    .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                    .collect();
+                let size = item_size(&item);
+                assert!(
+                    size < 1024,
+                    "the largest {state} item with {decision} decision is {size} bytes"
+                );
+            }
         }
     }
 

@@ -4,6 +4,7 @@
 //! tests run against DynamoDB Local.
 //!
 //! Module map:
+//! - [`campaign`]: campaigns (which comment gets which reply): files, matching, choice, reply templates.
 //! - [`ids`]: newtypes for Meta's IDs (comment, account, media, user).
 //! - [`comment`]: the stored comment item ([`CommentRecord`]) and time formatting.
 //! - [`lifecycle`]: attribute names, statuses, status reasons, transitions and their preconditions.
@@ -11,13 +12,14 @@
 //! - [`notification`]: the lenient parser of Meta's webhook notifications.
 //! - [`signature`]: `X-Hub-Signature-256` verification over the raw body.
 //! - [`store`]: the comments table's ports ([`store::CommentStore`], [`store::CommentTable`]) and its
-//!   DynamoDB adapter.
+//!   DynamoDB adapter; the campaigns table's adapter ([`store::campaigns`]).
 //! - [`secrets`]: secrets from the environment or Secrets Manager, cached with a TTL.
 //! - [`config`]: reading settings from the environment with helpful errors.
 //! - [`clock`]: time behind a trait.
 //! - [`metrics`]: CloudWatch embedded-metric lines; [`telemetry`]: tracing setup and error chains.
 //! - [`sample`]: Meta's captured sample notification, for tests, the CLI and the local stack.
 
+pub mod campaign;
 pub mod clock;
 pub mod comment;
 pub mod config;

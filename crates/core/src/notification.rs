@@ -35,6 +35,8 @@ pub struct IncomingComment {
     pub media_id: Option<MediaId>,
     pub media_product_type: Option<String>,
     pub ad_id: Option<String>,
+    /// For an ad comment, the organic post the ad was made from.
+    pub original_media_id: Option<MediaId>,
     pub source: CommentSource,
     pub text: Option<String>,
     pub parent_id: Option<CommentId>,
@@ -100,6 +102,7 @@ impl IncomingComment {
             media_id: self.media_id,
             media_product_type: self.media_product_type,
             ad_id: self.ad_id,
+            original_media_id: self.original_media_id.map(|m| m.as_str().to_owned()),
             source: self.source,
             text: self
                 .text
@@ -113,6 +116,9 @@ impl IncomingComment {
             due_shard: None,
             due_at: None,
             queue_turn: None,
+            campaign_id: None,
+            reply_variant: None,
+            reply_text: None,
             expires_at,
         }
     }
@@ -415,13 +421,14 @@ impl<'o> EntryContext<'o> {
             ),
             None => (None, None),
         };
-        let (media_id, media_product_type, ad_id) = match value.media {
+        let (media_id, media_product_type, ad_id, original_media_id) = match value.media {
             Some(media) => (
                 media.id.and_then(|id| MediaId::new(id.0)),
                 media.media_product_type.map(Cow::into_owned),
                 media.ad_id.map(|id| id.0.into_owned()),
+                media.original_media_id.and_then(|id| MediaId::new(id.0)),
             ),
-            None => (None, None, None),
+            None => (None, None, None, None),
         };
         self.out.comments.push(IncomingComment {
             comment_id,
@@ -431,6 +438,7 @@ impl<'o> EntryContext<'o> {
             media_id,
             media_product_type,
             ad_id,
+            original_media_id,
             source,
             text: value.text.map(Cow::into_owned),
             parent_id: value.parent_id.and_then(|id| CommentId::new(id.0)),
@@ -560,6 +568,8 @@ struct Media<'a> {
     media_product_type: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     ad_id: Option<LenientId<'a>>,
+    #[serde(borrow, default)]
+    original_media_id: Option<LenientId<'a>>,
 }
 
 /// An ID sent as a string (always, in real traffic) or as a bare number (seen in hand-written samples).

@@ -3,12 +3,15 @@
 //! transition, a page of the `due` index, an operator's requeue). The traits keep handlers
 //! testable; the DynamoDB details live in one adapter ([`dynamo`], with its expressions in `expression`).
 
+pub mod campaigns;
 pub mod dynamo;
 mod expression;
 
 use crate::comment::CommentRecord;
 use crate::ids::CommentId;
-use crate::lifecycle::{Claim, CommentStatus, DueComment, Precondition, Transition, Written};
+use crate::lifecycle::{
+    Claim, CommentStatus, DueComment, Precondition, ReplyChoice, Transition, Written,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -17,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Longest `error_message` kept on an item, in bytes (see `comment::MAX_STORED_TEXT_BYTES` for why).
-pub const MAX_ERROR_MESSAGE_BYTES: usize = 100;
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 72;
 
 /// A raw DynamoDB item (for readers that show every attribute, such as `replyctl`).
 pub type Item = HashMap<String, AttributeValue>;
@@ -116,13 +119,15 @@ pub enum Requeued {
 /// writer that lost a race changes nothing and exactly one invocation holds a comment at a time.
 #[async_trait]
 pub trait CommentTable: CommentStore {
-    /// `PENDING -> SENDING` under a fresh claim that goes stale at `claimed_until`, counting the attempt.
-    /// `None` when the comment is not `PENDING` any more (claimed elsewhere or finished).
+    /// `PENDING -> SENDING` under a fresh claim that goes stale at `claimed_until`, counting the attempt;
+    /// with `choice`, freezing that reply decided now (only if no decision is on the item yet). `None` when
+    /// the comment is not `PENDING` any more (claimed elsewhere or finished) or another decision is frozen.
     async fn claim(
         &self,
         comment_id: &str,
         now: DateTime<Utc>,
         claimed_until: DateTime<Utc>,
+        choice: Option<&ReplyChoice>,
     ) -> Result<Option<Claim>, StoreError>;
 
     /// Applies `transition` if `precondition` holds.

@@ -234,7 +234,12 @@ impl Replier {
         drop(passing);
         let now = self.ports.clock.now();
         let claimed_until = now + delta(self.config.claim_timeout);
-        let Some(claim) = self.ports.comments.claim(id, now, claimed_until).await? else {
+        let Some(claim) = self
+            .ports
+            .comments
+            .claim(id, now, claimed_until, None)
+            .await?
+        else {
             self.ports
                 .accounts
                 .give_back(account_id, bucket, budget, now);

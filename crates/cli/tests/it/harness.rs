@@ -187,6 +187,7 @@ pub fn comment(
         media_id: reply_core::MediaId::new("17868660555124283"),
         media_product_type: Some("REELS".into()),
         ad_id: None,
+        original_media_id: None,
         source: CommentSource::Comment,
         text: Some("LINK".into()),
         parent_id: None,
@@ -199,6 +200,9 @@ pub fn comment(
         due_shard: None,
         due_at: None,
         queue_turn: None,
+        campaign_id: None,
+        reply_variant: None,
+        reply_text: None,
     }
     .due_for_redrive(reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER)
 }

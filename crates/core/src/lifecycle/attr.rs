@@ -12,6 +12,16 @@ pub const MEDIA_ID: &str = "media_id";
 pub const AD_ID: &str = "ad_id";
 pub const PARENT_ID: &str = "parent_id";
 pub const TEXT: &str = "text";
+/// For an ad comment, the organic post the ad was made from (`media.original_media_id`): campaigns for that
+/// post answer the ad's comments too.
+pub const ORIGINAL_MEDIA_ID: &str = "original_media_id";
+/// The reply decided for the comment, frozen when it is decided, so every attempt sends the same text: the
+/// campaign that answers it (absent for the `REPLY_TEXT` of an account without campaigns), ...
+pub const CAMPAIGN_ID: &str = "campaign_id";
+/// ... which of its texts (N, from 1), ...
+pub const REPLY_VARIANT: &str = "reply_variant";
+/// ... and that text with the commenter's username filled in.
+pub const REPLY_TEXT: &str = "reply_text";
 /// When the comment was made, as far as the notification tells (ISO 8601 UTC).
 pub const COMMENT_TIME: &str = "comment_time";
 /// The last moment a private reply is allowed.
@@ -79,8 +89,12 @@ pub const LIFECYCLE_ORDER: &[&str] = &[
     MEDIA_PRODUCT_TYPE,
     MEDIA_ID,
     AD_ID,
+    ORIGINAL_MEDIA_ID,
     PARENT_ID,
     TEXT,
+    CAMPAIGN_ID,
+    REPLY_VARIANT,
+    REPLY_TEXT,
     COMMENT_TIME,
     REPLY_DEADLINE,
     RECEIVED_AT,

@@ -16,12 +16,17 @@ pub const MAX_REDRIVE_WAIT: Duration = Duration::hours(6);
 
 /// The partition of a comment ID: FNV-1a of its bytes (stable across versions and platforms), as two digits.
 pub fn shard_of(comment_id: &str) -> String {
+    shard_name(fnv1a(comment_id.as_bytes()) % SHARDS)
+}
+
+/// 32-bit FNV-1a: a hash that never changes between versions or platforms, for choices that must not.
+pub fn fnv1a(bytes: &[u8]) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
-    for byte in comment_id.bytes() {
-        hash ^= u32::from(byte);
+    for byte in bytes {
+        hash ^= u32::from(*byte);
         hash = hash.wrapping_mul(0x0100_0193);
     }
-    shard_name(hash % SHARDS)
+    hash
 }
 
 /// The stored name of partition `index`.

@@ -10,6 +10,7 @@
 //!              │      token, text)──▶ RETRY | TOKEN_INVALID | FAILED | EXPIRED         │
 //!              └──────────────────────────────────────────────────────────────────────┘
 //!  webhook ──▶ SKIPPED (the account's own comment)
+//!  PENDING ──▶ SKIPPED (no campaign answers it, or its campaign was paused) ──backfill──▶ PENDING
 //! ```
 //! A `SENDING` claim whose invocation died is swept back to `PENDING` once it is due and past `claimed_until`;
 //! a `PENDING` comment nobody took (its stream record was given up on) is re-driven when it is due ([`due`]).
@@ -23,5 +24,5 @@ mod transition;
 pub use reason::StatusReason;
 pub use status::CommentStatus;
 pub use transition::{
-    Claim, DueComment, ErrorFields, Precondition, ReplyFields, Transition, Written,
+    Claim, DueComment, ErrorFields, Precondition, ReplyChoice, ReplyFields, Transition, Written,
 };

@@ -54,6 +54,14 @@ reasons! {
     /// `SKIPPED`: a "Test" delivery from Meta's app dashboard (a fixed sample, not a real comment), kept a day
     /// under a key of its own so that each test shows up.
     DashboardTest => "dashboard_test", transient: false;
+    /// `SKIPPED`: no active campaign of the account answers the comment (or the account has no campaign and
+    /// no `REPLY_TEXT` is set); a backfill may still answer it while its window is open.
+    NoMatchingCampaign => "no_matching_campaign", transient: false;
+    /// `SKIPPED`: the campaign decided for the comment was paused or deleted before its reply went out.
+    CampaignPaused => "campaign_paused", transient: false;
+    /// `PENDING`: an operator's backfill gave the comment a campaign made after it came (`replyctl campaign
+    /// backfill`).
+    Backfilled => "backfilled", transient: false;
     /// `EXPIRED`: the 7-day window (or the Live broadcast) closed, by our own clock.
     ReplyWindowClosed => "reply_window_closed", transient: false;
     /// `EXPIRED`: Meta said the window is closed (`10/2534022`, `10/2018278`).

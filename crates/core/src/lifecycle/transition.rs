@@ -25,6 +25,18 @@ pub struct ReplyFields {
     pub recipient_id: Option<String>,
 }
 
+/// The reply decided for a comment (`campaign_id`, `reply_variant`, `reply_text`), frozen on the item by the
+/// first write that follows the decision, so that every later attempt sends exactly this text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplyChoice {
+    /// `None`: the `REPLY_TEXT` of an account without campaigns.
+    pub campaign_id: Option<String>,
+    /// Which of the campaign's texts, from 1.
+    pub variant: Option<u32>,
+    /// The text with the username filled in.
+    pub text: String,
+}
+
 /// A status change. Every transition also stamps `updated_at` and removes the claim (`claim_id`,
 /// `claimed_until`): whoever held the comment lets go of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +61,9 @@ pub struct Transition {
     /// `queue_turn`: the comment's turn in its account's queue for budget; when it comes back it takes a call
     /// rather than queueing again.
     pub queue_turn: Option<DateTime<Utc>>,
+    /// A reply decided now, frozen with this write. The write then also requires that no decision is on the
+    /// item yet, so two racing deciders cannot leave different texts.
+    pub choice: Option<ReplyChoice>,
 }
 
 impl Transition {
@@ -63,7 +78,14 @@ impl Transition {
             unconfirmed_send: false,
             token_fingerprint: None,
             queue_turn: None,
+            choice: None,
         }
+    }
+
+    /// Freezes a reply decided now (see [`Transition::choice`]); `None` leaves the item's decision as it is.
+    pub fn choice(mut self, choice: Option<ReplyChoice>) -> Self {
+        self.choice = choice;
+        self
     }
 
     /// Back to `PENDING`, so that the table's stream hands the comment to the replier again; re-driven at
@@ -135,6 +157,9 @@ pub enum Precondition<'a> {
         now: DateTime<Utc>,
         stuck_pending_before: DateTime<Utc>,
     },
+    /// What a backfill may answer: `SKIPPED` because no campaign matched ([`StatusReason::NoMatchingCampaign`]),
+    /// with its reply deadline after `open_at`.
+    Unanswered { open_at: DateTime<Utc> },
 }
 
 /// A comment this invocation now holds.

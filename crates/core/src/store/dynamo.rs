@@ -4,7 +4,9 @@
 use super::expression::{Expression, s};
 use super::{CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError};
 use crate::comment::{CommentRecord, format_time};
-use crate::lifecycle::{Claim, CommentStatus, DueComment, Precondition, Transition, Written, attr};
+use crate::lifecycle::{
+    Claim, CommentStatus, DueComment, Precondition, ReplyChoice, Transition, Written, attr,
+};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata as _, SdkError};
@@ -84,7 +86,7 @@ impl DynamoCommentStore {
     ) -> Result<Option<Item>, SdkError<UpdateItemError>> {
         let mut expr = Expression::default();
         expr.transition(comment_id, transition, now);
-        let condition = expr.condition(&precondition);
+        let condition = expr.condition_for(&precondition, transition);
         let out = self
             .client
             .update_item()
@@ -133,19 +135,29 @@ impl CommentTable for DynamoCommentStore {
         comment_id: &str,
         now: DateTime<Utc>,
         claimed_until: DateTime<Utc>,
+        choice: Option<&ReplyChoice>,
     ) -> Result<Option<Claim>, StoreError> {
         let claim_id = format!("{:032x}", rand::random::<u128>());
         let until = s(&format_time(claimed_until));
+        // A reply decided now is frozen with the claim, and only where no decision is on the item yet.
+        let mut freeze = Expression::default();
+        let also_require = match choice {
+            Some(choice) => format!(" AND {}", freeze.choice(choice)),
+            None => String::new(),
+        };
+        let (also_set, removes) = freeze.tails();
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(Self::key(comment_id)))
-            .update_expression(
+            .update_expression(format!(
                 "SET #status = :sending, #claim_id = :claim_id, #claimed_until = :until, \
-                 #last_attempt_at = :now, #updated_at = :now, #attempts = if_not_exists(#attempts, :zero) + :one",
-            )
-            .condition_expression("#status = :pending")
+                 #last_attempt_at = :now, #updated_at = :now, #attempts = if_not_exists(#attempts, :zero) + :one{also_set}{removes}",
+            ))
+            .condition_expression(format!("#status = :pending{also_require}"))
+            .set_expression_attribute_names(Some(freeze.names))
+            .set_expression_attribute_values(Some(freeze.values))
             .expression_attribute_names("#status", attr::STATUS)
             .expression_attribute_names("#claim_id", attr::CLAIM_ID)
             .expression_attribute_names("#claimed_until", attr::CLAIMED_UNTIL)

@@ -3,7 +3,9 @@
 
 use super::MAX_ERROR_MESSAGE_BYTES;
 use crate::comment::{format_time, truncate_to_bytes};
-use crate::lifecycle::{CommentStatus, Precondition, StatusReason, Transition, attr, due};
+use crate::lifecycle::{
+    CommentStatus, Precondition, ReplyChoice, StatusReason, Transition, attr, due,
+};
 use crate::meta::TRANSIENT_CODES;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -49,6 +51,17 @@ impl Expression {
             Some(v) => self.set(attribute, v),
             None => self.remove(attribute),
         }
+    }
+
+    /// `, a = b, ...` and ` REMOVE c, ...` (each empty when there is nothing), to extend a hand-written update.
+    pub(crate) fn tails(&self) -> (String, String) {
+        let sets = self.sets.iter().map(|s| format!(", {s}")).collect();
+        let removes = if self.removes.is_empty() {
+            String::new()
+        } else {
+            format!(" REMOVE {}", self.removes.join(", "))
+        };
+        (sets, removes)
     }
 
     pub(crate) fn update_expression(&self) -> String {
@@ -123,6 +136,38 @@ impl Expression {
         if let Some(turn) = transition.queue_turn {
             self.set(attr::QUEUE_TURN, s(&format_time(turn)));
         }
+        if let Some(choice) = &transition.choice {
+            self.choice(choice);
+        }
+    }
+
+    /// Freezes a reply decided now: its attributes, and (returned) the condition that no decision is on the
+    /// item yet, to be added to the write's condition.
+    pub(crate) fn choice(&mut self, choice: &ReplyChoice) -> String {
+        self.set_or_remove(attr::CAMPAIGN_ID, choice.campaign_id.as_deref().map(s));
+        self.set_or_remove(
+            attr::REPLY_VARIANT,
+            choice.variant.map(|v| AttributeValue::N(v.to_string())),
+        );
+        self.set(attr::REPLY_TEXT, s(&choice.text));
+        let text = self.name(attr::REPLY_TEXT);
+        format!("attribute_not_exists({text})")
+    }
+
+    /// The condition for `precondition`, and that no decision is frozen yet when `transition` freezes one.
+    pub(crate) fn condition_for(
+        &mut self,
+        precondition: &Precondition<'_>,
+        transition: &Transition,
+    ) -> String {
+        let condition = self.condition(precondition);
+        match &transition.choice {
+            Some(_) => {
+                let text = self.name(attr::REPLY_TEXT);
+                format!("({condition}) AND attribute_not_exists({text})")
+            }
+            None => condition,
+        }
     }
 
     /// The condition expression for `precondition`.
@@ -171,6 +216,14 @@ impl Expression {
                 now,
                 stuck_pending_before,
             } => self.redrivable(&status, now, stuck_pending_before),
+            Precondition::Unanswered { open_at } => {
+                let skipped = self.status_value(CommentStatus::Skipped);
+                let reason = self.name(attr::STATUS_REASON);
+                let unmatched = self.value(s(&StatusReason::NoMatchingCampaign.word()));
+                let deadline = self.name(attr::REPLY_DEADLINE);
+                let cutoff = self.value(s(&format_time(open_at)));
+                format!("{status} = {skipped} AND {reason} = {unmatched} AND {deadline} > {cutoff}")
+            }
         }
     }
 

@@ -29,6 +29,7 @@ fn comment(age: TimeDelta) -> CommentRecord {
         media_id: None,
         media_product_type: None,
         ad_id: None,
+        original_media_id: None,
         source: CommentSource::Comment,
         text: None,
         parent_id: None,
@@ -40,6 +41,9 @@ fn comment(age: TimeDelta) -> CommentRecord {
         due_shard: None,
         due_at: None,
         queue_turn: None,
+        campaign_id: None,
+        reply_variant: None,
+        reply_text: None,
         expires_at: 0,
     }
 }

@@ -160,6 +160,7 @@ pub fn comment(id: &str, age: TimeDelta, now: DateTime<Utc>) -> CommentRecord {
         media_id: MediaId::new("17868660555124283"),
         media_product_type: Some("REELS".to_owned()),
         ad_id: None,
+        original_media_id: None,
         source: CommentSource::Comment,
         text: Some("link please".to_owned()),
         parent_id: None,
@@ -172,6 +173,9 @@ pub fn comment(id: &str, age: TimeDelta, now: DateTime<Utc>) -> CommentRecord {
         due_shard: None,
         due_at: None,
         queue_turn: None,
+        campaign_id: None,
+        reply_variant: None,
+        reply_text: None,
     }
     .due_for_redrive(reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER)
 }

@@ -9,7 +9,7 @@ use replier::ports::AccountLedger;
 use replier::{Budget, Ports, Replier, TokenFingerprint};
 use reply_core::clock::ManualClock;
 use reply_core::comment::{CommentRecord, CommentStatus};
-use reply_core::lifecycle::{Claim, Precondition, Transition, Written};
+use reply_core::lifecycle::{Claim, Precondition, ReplyChoice, Transition, Written};
 use reply_core::store::dynamo::DynamoCommentStore;
 use reply_core::store::{
     CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError,
@@ -164,8 +164,9 @@ impl CommentTable for CountedWrites {
         id: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
+        choice: Option<&ReplyChoice>,
     ) -> Result<Option<Claim>, StoreError> {
-        let claim = self.inner.claim(id, now, until).await?;
+        let claim = self.inner.claim(id, now, until, choice).await?;
         if claim.is_some() {
             self.count(id);
         }

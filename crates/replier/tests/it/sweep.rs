@@ -16,7 +16,7 @@ async fn a_stale_sending_claim_is_swept_back_to_pending_with_unconfirmed_send() 
     let store = DynamoCommentStore::new(app.dynamodb.clone(), &app.comments_table);
     let claimed_until = app.now() + TimeDelta::from_std(app.config.claim_timeout).unwrap();
     let claim = store
-        .claim("c-stale", app.now(), claimed_until)
+        .claim("c-stale", app.now(), claimed_until, None)
         .await
         .unwrap()
         .unwrap();
