@@ -28,6 +28,7 @@ use reply_core::clock::Clock;
 use reply_core::sample::notification_body;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::{AppSecrets, sign};
+use reply_core::store::campaigns::DynamoCampaignStore;
 use reply_core::store::dynamo::DynamoCommentStore;
 use std::io::Write as _;
 use std::sync::Arc;
@@ -109,6 +110,10 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
         .fresh_table_of("AccountStateTable", "campaign-accounts")
         .await
         .unwrap();
+    let campaigns_table = local
+        .fresh_table_of("CampaignsTable", "campaign-campaigns")
+        .await
+        .unwrap();
     let sim = Simulator::new(SimConfig {
         hour_limit: HOUR_LIMIT,
         ..SimConfig::with_default_token(TOKEN_A)
@@ -154,7 +159,8 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
         Arc::new(reply_core::clock::SystemClock),
     ));
 
-    let config = replier_config(&comments_table, &accounts_table, &sim.base_url);
+    let mut config = replier_config(&comments_table, &accounts_table, &sim.base_url);
+    config.campaigns_table_name = campaigns_table.clone();
     let tokens = Arc::new(StaticTokens::single(TOKEN_A).unwrap());
     let repliers: Vec<Arc<Replier>> = SKEWS_MS
         .iter()
@@ -164,6 +170,7 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
                     inner: Arc::new(DynamoCommentStore::new(faulty.clone(), &comments_table)),
                     killer: killer.clone(),
                 }),
+                campaigns: Arc::new(DynamoCampaignStore::new(faulty.clone(), &campaigns_table)),
                 accounts: Arc::new(KillableLedger {
                     inner: Arc::new(AccountStateStore::new(faulty.clone(), &accounts_table)),
                     killer: killer.clone(),

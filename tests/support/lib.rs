@@ -34,6 +34,7 @@ pub async fn spawn_stack(tune: impl FnOnce(&mut StackSettings)) -> anyhow::Resul
     settings.set_table_names(
         &format!("e2e-comments-{}-{n}", std::process::id()),
         &format!("e2e-accounts-{}-{n}", std::process::id()),
+        &format!("e2e-campaigns-{}-{n}", std::process::id()),
     );
     settings.sweep_interval = Duration::from_millis(500);
     settings.replier.retry_base = Duration::from_secs(1);

@@ -44,6 +44,7 @@ pub struct Stack {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub table_name: String,
     pub account_state_table_name: String,
+    pub campaigns_table_name: String,
     /// The Graph API simulator, when the stack runs one.
     pub sim: Option<RunningSim>,
     /// The tokens the replier sends with; replace them to play "the token was fixed in Secrets Manager".
@@ -173,6 +174,7 @@ impl Stack {
             dynamodb,
             table_name: settings.replier.table_name.clone(),
             account_state_table_name: settings.replier.account_state_table_name.clone(),
+            campaigns_table_name: settings.replier.campaigns_table_name.clone(),
             sim,
             tokens,
             replier,
@@ -270,7 +272,7 @@ fn unreachable_graph_url() -> String {
     "http://127.0.0.1:9".to_owned()
 }
 
-/// Both tables from template.yaml (idempotent: an existing table is left as it is).
+/// The tables from template.yaml (idempotent: an existing table is left as it is).
 async fn create_tables(
     client: &aws_sdk_dynamodb::Client,
     settings: &StackSettings,
@@ -282,6 +284,7 @@ async fn create_tables(
             "AccountStateTable",
             &settings.replier.account_state_table_name,
         ),
+        ("CampaignsTable", &settings.replier.campaigns_table_name),
     ] {
         let spec = table_spec_from_template(&yaml, resource)?;
         match create_comments_table(client, name, &spec).await? {

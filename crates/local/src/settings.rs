@@ -89,10 +89,11 @@ impl StackSettings {
     }
 
     /// Both functions' table names (the webhook and the replier share the comments table).
-    pub fn set_table_names(&mut self, comments: &str, account_state: &str) {
+    pub fn set_table_names(&mut self, comments: &str, account_state: &str, campaigns: &str) {
         self.webhook.table_name = comments.to_owned();
         self.replier.table_name = comments.to_owned();
         self.replier.account_state_table_name = account_state.to_owned();
+        self.replier.campaigns_table_name = campaigns.to_owned();
     }
 
     /// Both functions' `REDRIVE_AFTER_SECS` (the webhook sets the first due time, the replier the later ones).

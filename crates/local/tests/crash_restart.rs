@@ -325,6 +325,10 @@ async fn a_stack_killed_with_replies_in_flight_restarts_and_every_comment_gets_e
             "ACCOUNT_STATE_TABLE_NAME",
             format!("crash-accounts-{}", std::process::id()),
         ),
+        (
+            "CAMPAIGNS_TABLE_NAME",
+            format!("crash-campaigns-{}", std::process::id()),
+        ),
         ("GRAPH_API_URL", sim.base_url.clone()),
         ("ACCESS_TOKEN", ACCESS_TOKEN.to_owned()),
         ("APP_SECRET", APP_SECRET.to_owned()),

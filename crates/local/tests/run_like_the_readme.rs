@@ -79,6 +79,10 @@ fn the_local_stack_replies_to_a_signed_comment_and_stops_everything_on_ctrl_c() 
     assert!(sample.contains("200"), "{sample}");
     let replied = wait_for_line(&lines, &mut seen, ": REPLIED", Duration::from_secs(60));
     assert!(replied.contains("sample comment"), "{replied}");
+    assert!(replied.contains("campaign spring-link"), "{replied}");
+    // The sample's second comment asks for nothing: the sample campaign does not answer it.
+    let skipped = wait_for_line(&lines, &mut seen, ": SKIPPED", Duration::from_secs(60));
+    assert!(skipped.contains("(no_matching_campaign)"), "{skipped}");
 
     // One more comment, signed the way Meta signs, posted from outside.
     let comment = SampleComment::new("17841400000000042", "17999000000000042", "LINK");

@@ -2,7 +2,7 @@
 //! the local stack can run Meta's hour-long rules in seconds; the defaults are Meta's documented numbers
 //! (PLATFORM.md sections 5-6).
 
-use crate::text::ReplyTemplate;
+use reply_core::campaign::ReplyTemplate;
 use reply_core::config::{ConfigError, Env};
 use std::time::Duration;
 
@@ -28,8 +28,13 @@ pub struct ReplierConfig {
     pub table_name: String,
     /// `ACCOUNT_STATE_TABLE_NAME`: call budgets, account pauses and rejected-token fingerprints.
     pub account_state_table_name: String,
-    /// `REPLY_TEXT`: the private reply, with an optional `{username}` placeholder.
-    pub reply_text: ReplyTemplate,
+    /// `CAMPAIGNS_TABLE_NAME` (default `campaigns`): which comment gets which reply.
+    pub campaigns_table_name: String,
+    /// `CAMPAIGNS_TTL_SECS` (60): how long an account's campaigns are cached, so an edit takes effect within it.
+    pub campaigns_ttl: Duration,
+    /// `REPLY_TEXT`: the private reply for every comment of an account without campaigns (`{username}` or
+    /// `{username|fallback}` filled in); `None` (unset or blank): such comments are skipped.
+    pub reply_text: Option<ReplyTemplate>,
     /// `GRAPH_API_URL` (default `https://graph.instagram.com`), without a trailing slash.
     pub graph_api_url: String,
     /// `GRAPH_API_VERSION` (default `v25.0`).
@@ -72,7 +77,8 @@ pub struct ReplierConfig {
     pub secrets_ttl: Duration,
 }
 
-/// The reply used when none is configured (the local stack; a deployed replier requires `REPLY_TEXT`).
+/// The reply of accounts without campaigns when none is configured locally (a deployed replier has none unless
+/// `REPLY_TEXT` is set).
 pub const DEFAULT_REPLY_TEXT: &str = "Hi {username}! Here is your link: https://example.com/offer";
 
 impl Default for ReplierConfig {
@@ -81,8 +87,12 @@ impl Default for ReplierConfig {
         Self {
             table_name: "comments".to_owned(),
             account_state_table_name: "account-state".to_owned(),
-            reply_text: ReplyTemplate::parse(DEFAULT_REPLY_TEXT)
-                .unwrap_or_else(|_| unreachable!("the default reply text is a valid template")),
+            campaigns_table_name: reply_core::store::campaigns::DEFAULT_TABLE.to_owned(),
+            campaigns_ttl: Duration::from_secs(60),
+            reply_text: Some(
+                ReplyTemplate::parse(DEFAULT_REPLY_TEXT)
+                    .unwrap_or_else(|_| unreachable!("the default reply text is a valid template")),
+            ),
             graph_api_url: DEFAULT_GRAPH_API_URL.to_owned(),
             graph_api_version: DEFAULT_GRAPH_API_VERSION.to_owned(),
             http_timeout: Duration::from_secs(10),
@@ -117,6 +127,8 @@ impl ReplierConfig {
     pub const ENV_VARS: &'static [&'static str] = &[
         "TABLE_NAME",
         "ACCOUNT_STATE_TABLE_NAME",
+        "CAMPAIGNS_TABLE_NAME",
+        "CAMPAIGNS_TTL_SECS",
         "REPLY_TEXT",
         "GRAPH_API_URL",
         "GRAPH_API_VERSION",
@@ -143,26 +155,34 @@ impl ReplierConfig {
     ];
 
     /// The variables a deployed replier refuses to start without.
-    pub const REQUIRED_ENV_VARS: &'static [&'static str] =
-        &["TABLE_NAME", "ACCOUNT_STATE_TABLE_NAME", "REPLY_TEXT"];
+    pub const REQUIRED_ENV_VARS: &'static [&'static str] = &[
+        "TABLE_NAME",
+        "ACCOUNT_STATE_TABLE_NAME",
+        "CAMPAIGNS_TABLE_NAME",
+    ];
 
     /// The Lambda's configuration: the required variables must be set, the rest overlays the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(&Env::process())
     }
 
-    /// [`ReplierConfig::from_env`] over any [`Env`].
+    /// [`ReplierConfig::from_env`] over any [`Env`]. Deployed, there is no default reply: without
+    /// `REPLY_TEXT`, only campaigns answer.
     pub fn from_lookup(env: &Env) -> Result<Self, ConfigError> {
-        env.required(
-            "REPLY_TEXT",
-            "set the private reply text; {username} is replaced by the commenter's username",
-        )?;
         env.required("TABLE_NAME", "set it to the comments table's name")?;
         env.required(
             "ACCOUNT_STATE_TABLE_NAME",
             "set it to the account state table's name (AccountStateTable in template.yaml)",
         )?;
-        Self::default().overlay(env)
+        env.required(
+            "CAMPAIGNS_TABLE_NAME",
+            "set it to the campaigns table's name (CampaignsTable in template.yaml)",
+        )?;
+        Self {
+            reply_text: None,
+            ..Self::default()
+        }
+        .overlay(env)
     }
 
     /// What the sweep needs, which never depends on the reply text or the tokens: `TABLE_NAME` and the sweep's
@@ -185,11 +205,16 @@ impl ReplierConfig {
     /// `self` with every setting the environment sets, validated.
     pub fn overlay(mut self, env: &Env) -> Result<Self, ConfigError> {
         if let Some(text) = env.optional("REPLY_TEXT") {
-            self.reply_text = ReplyTemplate::parse(&text).map_err(|e| ConfigError::Invalid {
-                name: "REPLY_TEXT",
-                reason: e.to_string(),
-            })?;
+            self.reply_text =
+                Some(
+                    ReplyTemplate::parse(&text).map_err(|e| ConfigError::Invalid {
+                        name: "REPLY_TEXT",
+                        reason: e.to_string(),
+                    })?,
+                );
         }
+        env.set(&mut self.campaigns_table_name, "CAMPAIGNS_TABLE_NAME")?;
+        env.set_secs(&mut self.campaigns_ttl, "CAMPAIGNS_TTL_SECS")?;
         env.set(&mut self.table_name, "TABLE_NAME")?;
         env.set(
             &mut self.account_state_table_name,
@@ -234,7 +259,7 @@ impl ReplierConfig {
         Self {
             table_name: table_name.into(),
             account_state_table_name: account_state_table_name.into(),
-            reply_text,
+            reply_text: Some(reply_text),
             ..Self::default()
         }
     }
@@ -395,6 +420,8 @@ mod tests {
         Env::from_pairs([
             ("TABLE_NAME", "t"),
             ("ACCOUNT_STATE_TABLE_NAME", "a"),
+            ("CAMPAIGNS_TABLE_NAME", "c"),
+            ("CAMPAIGNS_TTL_SECS", "5"),
             ("REPLY_TEXT", "Hello {username}"),
             ("GRAPH_API_URL", "http://127.0.0.1:9/"),
             ("GRAPH_API_VERSION", "v26.0"),
@@ -442,7 +469,15 @@ mod tests {
             (c.table_name.as_str(), c.account_state_table_name.as_str()),
             ("t", "a")
         );
-        assert_eq!(c.reply_text.render("x"), "Hello x");
+        assert_eq!(
+            c.reply_text
+                .as_ref()
+                .map(|t| t.render(Some("x")))
+                .as_deref(),
+            Some("Hello x")
+        );
+        assert_eq!(c.campaigns_table_name, "c");
+        assert_eq!(c.campaigns_ttl, Duration::from_secs(5));
         assert_eq!(c.graph_api_url, "http://127.0.0.1:9");
         assert_eq!(c.graph_api_version, "v26.0");
         assert_eq!(
@@ -484,13 +519,23 @@ mod tests {
     }
 
     #[test]
-    fn a_deployed_replier_needs_its_tables_and_reply_text() {
+    fn a_deployed_replier_needs_its_tables_but_no_reply_text() {
+        let tables = [
+            ("TABLE_NAME", "t"),
+            ("ACCOUNT_STATE_TABLE_NAME", "a"),
+            ("CAMPAIGNS_TABLE_NAME", "c"),
+        ];
+        let c = ReplierConfig::from_lookup(&Env::from_pairs(tables)).unwrap();
+        assert!(c.reply_text.is_none(), "no sample text when deployed");
+        let blank = tables.into_iter().chain([("REPLY_TEXT", "  ")]);
+        assert!(
+            ReplierConfig::from_lookup(&Env::from_pairs(blank))
+                .unwrap()
+                .reply_text
+                .is_none()
+        );
         for name in ReplierConfig::REQUIRED_ENV_VARS {
-            let pairs = [
-                ("TABLE_NAME", "t"),
-                ("ACCOUNT_STATE_TABLE_NAME", "a"),
-                ("REPLY_TEXT", "hi"),
-            ];
+            let pairs = tables;
             let env = Env::from_pairs(pairs.into_iter().filter(|(n, _)| n != name));
             match ReplierConfig::from_lookup(&env) {
                 Err(ConfigError::Missing { name: missing, .. }) => assert_eq!(missing, *name),

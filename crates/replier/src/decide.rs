@@ -13,9 +13,9 @@ use crate::classify::{Disposition, classify};
 use crate::config::{Budget, ReplierConfig};
 use crate::graph::SendResult;
 use crate::outcome::RecordOutcome;
-use crate::text::TextTooLong;
 use crate::tokens::{SendTarget, TokenFingerprint};
 use chrono::{DateTime, Utc};
+use reply_core::campaign::TextTooLong;
 use reply_core::comment::CommentRecord;
 use reply_core::lifecycle::{
     Claim, CommentStatus, ErrorFields, ReplyFields, StatusReason, Transition,
@@ -110,6 +110,8 @@ pub struct Facts<'a> {
 }
 
 /// Before the claim: settle the comment without a call, or go on and send.
+// One value per comment, moved once: boxing the larger variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum BeforeClaim {
     /// Write this under `Precondition::Pending`.
@@ -430,6 +432,15 @@ fn retry(reason: StatusReason, at: DateTime<Utc>, paused_account: bool) -> Decis
             next_attempt_at: at,
             paused_account,
         },
+    )
+}
+
+/// Not answered, by decision (no campaign matched, or the comment's campaign stopped): `SKIPPED`, out of the
+/// `due` index, without a call and without spending budget.
+pub fn unanswered(reason: StatusReason) -> Decision {
+    Decision::new(
+        Transition::new(CommentStatus::Skipped, Some(reason.clone())),
+        RecordOutcome::Skipped { reason },
     )
 }
 

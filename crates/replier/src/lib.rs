@@ -1,9 +1,10 @@
 //! The replier Lambda: sends each stored comment the one private reply Instagram allows.
 //!
 //! It is invoked two ways. The comments table's stream (filtered to new images in `PENDING`) brings new
-//! comments and requeued retries: each is claimed with a conditional write, checked against its reply window,
-//! its account's pause and token state and its account's call budget, sent, and its outcome written under the
-//! claim. A schedule runs the retry [`sweep`], which puts comments whose retry time has come back to
+//! comments and requeued retries: each is checked against its reply window, given its reply by its account's
+//! campaigns (or skipped when none answers it), checked against its account's pause and token state and call
+//! budget, claimed with a conditional write that freezes the reply decided, sent, and its outcome written
+//! under the claim. A schedule runs the retry [`sweep`], which puts comments whose retry time has come back to
 //! `PENDING`, so they flow through the stream again.
 //!
 //! Module map:
@@ -21,12 +22,14 @@
 //! - [`backoff`]: when to try again; [`budget`]: the sliding-window rate-budget arithmetic.
 //! - [`accounts`]: the account state table's adapter (budget counters, pauses, rejected tokens).
 //! - [`graph`]: the HTTP call to Meta; [`usage`]: Meta's usage headers.
-//! - [`tokens`]: per-account tokens and their fingerprints; [`text`]: the reply template.
+//! - [`campaigns`]: each account's campaigns (`reply_core::campaign`), cached for `CAMPAIGNS_TTL_SECS`.
+//! - [`tokens`]: per-account tokens and their fingerprints.
 //! - [`config`]: the environment; [`outcome`]: what one record came to; [`metrics`]: EMF counts.
 
 pub mod accounts;
 pub mod backoff;
 pub mod budget;
+pub mod campaigns;
 pub mod classify;
 pub mod config;
 pub mod decide;
@@ -39,7 +42,6 @@ pub mod ports;
 pub mod replier;
 pub mod stream;
 pub mod sweep;
-pub mod text;
 pub mod tokens;
 pub mod usage;
 
@@ -47,9 +49,9 @@ pub use config::{Budget, ReplierConfig};
 pub use lambda::{LambdaFunction, Sweeper};
 pub use outcome::{IgnoreReason, RecordError, RecordOutcome};
 pub use replier::{Ports, Replier, ReplierParts, TOKEN_INVALIDATION_INTERVAL};
+pub use reply_core::campaign::ReplyTemplate;
 pub use stream::BatchReport;
 pub use sweep::SweepSummary;
-pub use text::ReplyTemplate;
 pub use tokens::{ReplierSecrets, StaticTokens, TokenFingerprint, TokenSource};
 
 use reply_core::config::ConfigError;

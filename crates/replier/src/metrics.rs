@@ -30,6 +30,10 @@ pub struct BatchCounts {
     pub claims_lost: u64,
     pub records_ignored: u64,
     pub record_errors: u64,
+    /// Comments no campaign answers (`no_matching_campaign`): no call, no budget spent.
+    pub skipped_no_campaign: u64,
+    /// Comments whose campaign was paused or deleted before their reply went out.
+    pub skipped_campaign_paused: u64,
 }
 
 impl BatchCounts {
@@ -70,6 +74,10 @@ impl BatchCounts {
                 }
             }
             RecordOutcome::TokenInvalid { .. } => self.token_errors += 1,
+            RecordOutcome::Skipped { reason } => match reason {
+                StatusReason::CampaignPaused => self.skipped_campaign_paused += 1,
+                _ => self.skipped_no_campaign += 1,
+            },
         }
     }
 
@@ -78,7 +86,7 @@ impl BatchCounts {
     }
 
     /// The counts as the EMF metrics the dashboard and alarms read.
-    pub fn metrics(&self) -> [(&'static str, u64); 18] {
+    pub fn metrics(&self) -> [(&'static str, u64); 20] {
         [
             ("RepliesSent", self.replies_sent),
             ("RepliesUnconfirmed", self.replies_unconfirmed),
@@ -98,6 +106,8 @@ impl BatchCounts {
             ("ClaimsLost", self.claims_lost),
             ("RecordsIgnored", self.records_ignored),
             ("RecordErrors", self.record_errors),
+            ("SkippedNoCampaign", self.skipped_no_campaign),
+            ("SkippedCampaignPaused", self.skipped_campaign_paused),
         ]
     }
 }

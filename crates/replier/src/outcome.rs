@@ -45,6 +45,10 @@ pub enum RecordOutcome {
     TokenInvalid {
         next_attempt_at: DateTime<Utc>,
     },
+    /// Not answered, by decision: no campaign matched, or the comment's campaign was paused or deleted.
+    Skipped {
+        reason: StatusReason,
+    },
 }
 
 /// Processing stopped on an infrastructure failure before the outcome was recorded: report the record to

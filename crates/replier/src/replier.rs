@@ -8,6 +8,7 @@
 use crate::accounts::AccountStateStore;
 use crate::accounts::{AccountState, TurnRequest};
 use crate::backoff::delta;
+use crate::campaigns::CampaignCache;
 use crate::config::ReplierConfig;
 use crate::decide::{
     self, AfterBudget, BeforeClaim, BudgetFirst, Decision, Effect, Facts, Policy, Sent,
@@ -23,10 +24,14 @@ use crate::tokens::{ReplierSecrets, SendTarget, TokenSource};
 use crate::{HandlerError, StartupError};
 use aws_lambda_events::event::dynamodb::EventRecord;
 use chrono::{DateTime, Utc};
+use reply_core::campaign::{self, Verdict};
 use reply_core::clock::{Clock, SystemClock};
 use reply_core::comment::{CommentRecord, format_time};
-use reply_core::lifecycle::{Claim, Precondition, StatusReason, Written};
+use reply_core::lifecycle::{
+    Claim, CommentStatus, Precondition, ReplyChoice, StatusReason, Written,
+};
 use reply_core::secrets::{CachedSecrets, SecretSource};
+use reply_core::store::campaigns::{CampaignSource, DynamoCampaignStore};
 use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config, with_request_timeout};
 use reply_core::store::{CommentTable, StoreError};
 use serde_json::Value;
@@ -49,6 +54,7 @@ pub struct ReplierParts {
 #[derive(Debug, Clone)]
 pub struct Ports {
     pub comments: Arc<dyn CommentTable>,
+    pub campaigns: Arc<dyn CampaignSource>,
     pub accounts: Arc<dyn AccountLedger>,
     pub sender: Arc<dyn ReplySender>,
     pub tokens: Arc<dyn TokenSource>,
@@ -65,6 +71,10 @@ impl Ports {
             comments: Arc::new(DynamoCommentStore::new(
                 dynamodb.clone(),
                 &config.table_name,
+            )),
+            campaigns: Arc::new(DynamoCampaignStore::new(
+                dynamodb.clone(),
+                &config.campaigns_table_name,
             )),
             accounts: Arc::new(
                 AccountStateStore::new(dynamodb, &config.account_state_table_name)
@@ -83,6 +93,7 @@ pub struct Replier {
     config: ReplierConfig,
     policy: Policy,
     ports: Ports,
+    campaigns: CampaignCache,
     lanes: Lanes,
     last_invalidation: Mutex<Option<Instant>>,
 }
@@ -122,6 +133,7 @@ impl Replier {
         config.validate()?;
         Ok(Self {
             policy: Policy::from(&config),
+            campaigns: CampaignCache::new(ports.campaigns.clone(), config.campaigns_ttl),
             config,
             ports,
             lanes: Lanes::default(),
@@ -198,6 +210,24 @@ impl Replier {
         if let Some(decision) = decide::closed_window(comment, now, &self.policy) {
             return self.settle_unclaimed(comment, decision, now).await;
         }
+        // Which reply, before anything costs a call or budget: a comment no campaign answers is skipped here.
+        let campaigns = self.campaigns.of(account_id).await?;
+        let verdict = campaign::decide(comment, &campaigns, self.config.reply_text.as_ref());
+        let (text, fresh) = match verdict {
+            Verdict::Skip(reason) => {
+                let decision = decide::unanswered(reason);
+                return self.settle_unclaimed(comment, decision, now).await;
+            }
+            Verdict::TooLong(too_long) => {
+                tracing::error!(
+                    comment_id = id,
+                    bytes = too_long.0,
+                    "the reply text is too long for this commenter"
+                );
+                (Err(too_long), None)
+            }
+            Verdict::Reply { choice, fresh } => (Ok(choice.text.clone()), fresh.then_some(choice)),
+        };
         let account = self.ports.accounts.get(account_id).await?;
         let secrets = self.ports.tokens.current().await;
         let target = secrets.target_for(account_id);
@@ -205,22 +235,14 @@ impl Replier {
             comment,
             account: &account,
             target: target.as_ref(),
-            text: self
-                .config
-                .reply_text
-                .render_checked(comment.commenter_username.as_deref()),
+            text,
         };
-        if let Err(too_long) = &facts.text {
-            tracing::error!(
-                comment_id = id,
-                bytes = too_long.0,
-                "the reply text is too long for this commenter"
-            );
-        }
+        // A reply decided now is frozen by whichever write comes next: a hold, a defer or the claim.
         let (text, target) = match decide::before_claim(facts, now, &self.policy, rand::random()) {
             BeforeClaim::Claim { text, target } => (text, target),
-            BeforeClaim::Settle(decision) => {
+            BeforeClaim::Settle(mut decision) => {
                 log_hold(comment, &decision, target.as_ref());
+                freeze(&mut decision, fresh.as_ref());
                 return self.settle_unclaimed(comment, decision, now).await;
             }
         };
@@ -228,18 +250,21 @@ impl Replier {
         // The budget before the claim: a comment deferred for budget is then written once (the defer), not
         // claimed, released and claimed again.
         let (bucket, budget) = decide::budget_for(comment, &self.policy);
-        if let Some(outcome) = self.wait_for_budget(comment, &account, waiting).await? {
+        if let Some(outcome) = self
+            .wait_for_budget(comment, &account, waiting, fresh.as_ref())
+            .await?
+        {
             return Ok(outcome);
         }
         drop(passing);
         let now = self.ports.clock.now();
         let claimed_until = now + delta(self.config.claim_timeout);
-        let Some(claim) = self
+        let claim = self
             .ports
             .comments
-            .claim(id, now, claimed_until, None)
-            .await?
-        else {
+            .claim(id, now, claimed_until, fresh.as_ref())
+            .await?;
+        let Some(claim) = claim else {
             self.ports
                 .accounts
                 .give_back(account_id, bucket, budget, now);
@@ -269,6 +294,7 @@ impl Replier {
         comment: &CommentRecord,
         account: &AccountState,
         waiting: &Waiting,
+        fresh: Option<&ReplyChoice>,
     ) -> Result<Option<RecordOutcome>, RecordError> {
         let account_id = comment.account_id.as_str();
         let (bucket, budget) = decide::budget_for(comment, &self.policy);
@@ -312,7 +338,8 @@ impl Replier {
             .reserve_turn(account_id, bucket, request)
             .await?;
         drop(lane);
-        let decision = decide::deferred(turn, comment, now, &self.policy);
+        let mut decision = decide::deferred(turn, comment, now, &self.policy);
+        freeze(&mut decision, fresh);
         self.settle_unclaimed(comment, decision, now)
             .await
             .map(Some)
@@ -441,6 +468,17 @@ impl Replier {
         if due {
             self.ports.tokens.invalidate().await;
         }
+    }
+}
+
+/// Freezes a reply decided now on a comment that will be tried again (held or deferred), so that its next
+/// attempt sends the same text; a final outcome needs no decision kept.
+fn freeze(decision: &mut Decision, fresh: Option<&ReplyChoice>) {
+    if matches!(
+        decision.transition.status,
+        CommentStatus::Retry | CommentStatus::TokenInvalid
+    ) {
+        decision.transition.choice = fresh.cloned();
     }
 }
 

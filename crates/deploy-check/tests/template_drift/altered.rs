@@ -92,11 +92,27 @@ fn a_secret_as_an_environment_variable_is_caught() {
 #[test]
 fn an_environment_variable_the_code_never_reads_is_caught() {
     let yaml = altered(
-        "          REPLY_TEXT: !Ref ReplyText\n",
-        "          REPLY_TXT: !Ref ReplyText\n",
+        "          CAMPAIGNS_TABLE_NAME: !Ref CampaignsTable\n",
+        "          CAMPAIGNS_TABLE: !Ref CampaignsTable\n",
     );
-    assert_caught(&yaml, "sets REPLY_TXT, which the code never reads");
-    assert_caught(&yaml, "does not set REPLY_TEXT");
+    assert_caught(&yaml, "sets CAMPAIGNS_TABLE, which the code never reads");
+    assert_caught(&yaml, "does not set CAMPAIGNS_TABLE_NAME");
+}
+
+#[test]
+fn a_deletable_or_unrecoverable_campaigns_table_is_caught() {
+    let campaigns =
+        "  CampaignsTable:\n    Type: AWS::DynamoDB::Table\n    DeletionPolicy: Retain\n";
+    let yaml = altered(
+        campaigns,
+        &campaigns.replace("DeletionPolicy: Retain", "DeletionPolicy: Delete"),
+    );
+    assert_caught(&yaml, "CampaignsTable: DeletionPolicy must be Retain");
+    let yaml = altered(
+        "        - AttributeName: campaign_id\n          KeyType: RANGE\n",
+        "",
+    );
+    assert_caught(&yaml, "CampaignsTable sort key");
 }
 
 #[test]

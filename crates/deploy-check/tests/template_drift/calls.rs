@@ -53,6 +53,9 @@ async fn run_functions() -> anyhow::Result<Recorded> {
     let accounts = local
         .fresh_table_of("AccountStateTable", "drift-accounts")
         .await?;
+    let campaigns = local
+        .fresh_table_of("CampaignsTable", "drift-campaigns")
+        .await?;
     let sim = Simulator::new(SimConfig::with_default_token(TOKEN))
         .serve(([127, 0, 0, 1], 0).into())
         .await?;
@@ -72,6 +75,7 @@ async fn run_functions() -> anyhow::Result<Recorded> {
     let (replier_client, replier_calls) = testkit::iam::recording_client(&sdk);
     let mut config =
         ReplierConfig::new(&comments, &accounts, ReplyTemplate::parse("Hi {username}")?);
+    config.campaigns_table_name = campaigns;
     config.graph_api_url = sim.base_url.clone();
     let replier = Arc::new(Replier::from_parts(
         config,

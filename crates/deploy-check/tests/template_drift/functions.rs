@@ -8,7 +8,7 @@ use sam_template::{Function, Secret, SecretValue, Template};
 use stream_runner::REPLIER_FUNCTION_RESOURCE;
 use testkit::table::COMMENTS_TABLE_RESOURCE;
 
-use crate::{ACCOUNT_STATE_TABLE_RESOURCE, Problems, keys};
+use crate::{ACCOUNT_STATE_TABLE_RESOURCE, CAMPAIGNS_TABLE_RESOURCE, Problems, keys};
 
 /// One Lambda function of the template and what its code expects.
 pub(crate) struct FunctionCode {
@@ -61,6 +61,7 @@ pub(crate) fn functions() -> Vec<FunctionCode> {
             table_env: &[
                 ("TABLE_NAME", COMMENTS_TABLE_RESOURCE),
                 ("ACCOUNT_STATE_TABLE_NAME", ACCOUNT_STATE_TABLE_RESOURCE),
+                ("CAMPAIGNS_TABLE_NAME", CAMPAIGNS_TABLE_RESOURCE),
             ],
         },
     ]

@@ -37,6 +37,7 @@ use sam_template::Template;
 use crate::functions::functions;
 
 const ACCOUNT_STATE_TABLE_RESOURCE: &str = "AccountStateTable";
+const CAMPAIGNS_TABLE_RESOURCE: &str = "CampaignsTable";
 /// The replier reads the new image of each record (and its filter matches on it); the table also keeps the
 /// old image so that a person or a future consumer can see what a change replaced.
 const STREAM_VIEW: &str = "NEW_AND_OLD_IMAGES";
@@ -59,6 +60,7 @@ fn drift(yaml: &str) -> Vec<String> {
     let functions = functions();
     tables::check_comments_table(&template, &mut problems);
     tables::check_account_state_table(&template, &mut problems);
+    tables::check_campaigns_table(&template, &mut problems);
     tables::check_tables_are_kept(&template, &mut problems);
     stream::check_stream_mapping(&template, &mut problems);
     functions::check_every_function_is_known(&template, &functions, &mut problems);
@@ -114,7 +116,11 @@ fn the_template_agrees_with_the_code() {
 #[test]
 fn the_code_constants_this_test_relies_on_are_read_from_the_code() {
     // If these were empty, every check built on them would pass vacuously.
-    for name in ["TABLE_NAME", "ACCOUNT_STATE_TABLE_NAME", "REPLY_TEXT"] {
+    for name in [
+        "TABLE_NAME",
+        "ACCOUNT_STATE_TABLE_NAME",
+        "CAMPAIGNS_TABLE_NAME",
+    ] {
         assert!(
             replier::ReplierConfig::REQUIRED_ENV_VARS.contains(&name),
             "{name}"

@@ -5,7 +5,7 @@ use reply_core::comment::attr;
 use sam_template::Template;
 use testkit::table::COMMENTS_TABLE_RESOURCE;
 
-use crate::{ACCOUNT_STATE_TABLE_RESOURCE, Problems, STREAM_VIEW};
+use crate::{ACCOUNT_STATE_TABLE_RESOURCE, CAMPAIGNS_TABLE_RESOURCE, Problems, STREAM_VIEW};
 
 pub(crate) fn check_comments_table(template: &Template, problems: &mut Problems) {
     let spec = match template.table(COMMENTS_TABLE_RESOURCE) {
@@ -115,9 +115,32 @@ pub(crate) fn check_account_state_table(template: &Template, problems: &mut Prob
     );
 }
 
-/// Deleting or replacing the stack never deletes replies; tables are on-demand, encrypted and recoverable.
+/// The campaigns table is keyed the way its adapter reads it (`reply_core::store::campaigns`).
+pub(crate) fn check_campaigns_table(template: &Template, problems: &mut Problems) {
+    let spec = match template.table(CAMPAIGNS_TABLE_RESOURCE) {
+        Ok(spec) => spec,
+        Err(e) => return problems.add(format!("{CAMPAIGNS_TABLE_RESOURCE}: {e:#}")),
+    };
+    problems.expect_eq(
+        "CampaignsTable hash key",
+        spec.hash_key.as_str(),
+        reply_core::store::campaigns::ACCOUNT_ID,
+    );
+    problems.expect_eq(
+        "CampaignsTable sort key",
+        spec.range_key.as_deref(),
+        Some(reply_core::store::campaigns::CAMPAIGN_ID),
+    );
+}
+
+/// Deleting or replacing the stack never deletes replies or campaigns; tables are on-demand, encrypted and
+/// recoverable.
 pub(crate) fn check_tables_are_kept(template: &Template, problems: &mut Problems) {
-    for name in [COMMENTS_TABLE_RESOURCE, ACCOUNT_STATE_TABLE_RESOURCE] {
+    for name in [
+        COMMENTS_TABLE_RESOURCE,
+        ACCOUNT_STATE_TABLE_RESOURCE,
+        CAMPAIGNS_TABLE_RESOURCE,
+    ] {
         let Some(table) = template.resource(name) else {
             continue; // reported by the table checks
         };

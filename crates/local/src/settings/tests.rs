@@ -21,7 +21,15 @@ fn probe(name: &str) -> Option<Probe> {
         "SECRETS_TTL_SECS" => ("7", |s| {
             format!("{:?} {:?}", s.replier.secrets_ttl, s.webhook.secrets_ttl)
         }),
-        "REPLY_TEXT" => ("Hello {username}", |s| s.replier.reply_text.render("x")),
+        "REPLY_TEXT" => ("Hello {username}", |s| {
+            s.replier
+                .reply_text
+                .as_ref()
+                .map(|t| t.render(Some("x")))
+                .unwrap_or_default()
+        }),
+        "CAMPAIGNS_TABLE_NAME" => ("c", |s| s.replier.campaigns_table_name.clone()),
+        "CAMPAIGNS_TTL_SECS" => ("5", |s| format!("{:?}", s.replier.campaigns_ttl)),
         "GRAPH_API_URL" => ("http://127.0.0.1:9", |s| {
             format!("{:?} {}", s.graph_api_url, s.replier.graph_api_url)
         }),

@@ -7,9 +7,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration as TimeDelta, Utc};
 use graph_sim::{RunningSim, SimConfig, Simulator};
 use replier::{Replier, ReplierConfig, ReplierParts, ReplyTemplate, StaticTokens, SweepSummary};
+use reply_core::campaign::{Campaign, Format};
 use reply_core::clock::{Clock, ManualClock};
 use reply_core::comment::{CommentRecord, CommentSource, CommentStatus, REPLY_WINDOW};
 use reply_core::ids::{AccountId, CommentId, MediaId, UserId};
+use reply_core::store::campaigns::DynamoCampaignStore;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -30,6 +32,7 @@ pub struct TestApp {
     pub replier_dynamodb: aws_sdk_dynamodb::Client,
     pub comments_table: String,
     pub accounts_table: String,
+    pub campaigns_table: String,
     pub sim: RunningSim,
     pub clock: Arc<ManualClock>,
     pub tokens: Arc<StaticTokens>,
@@ -102,6 +105,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ReplierConfig)) -> TestA
         .fresh_table_of("AccountStateTable", "account-state-test")
         .await
         .unwrap();
+    let campaigns_table = local
+        .fresh_table_of("CampaignsTable", "campaigns-test")
+        .await
+        .unwrap();
     let sim = Simulator::new(SimConfig::with_default_token(GOOD_TOKEN))
         .serve(([127, 0, 0, 1], 0).into())
         .await
@@ -113,6 +120,8 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ReplierConfig)) -> TestA
     );
     config.graph_api_url = sim.base_url.clone();
     config.http_timeout = Duration::from_secs(5);
+    config.campaigns_table_name = campaigns_table.clone();
+    config.campaigns_ttl = Duration::ZERO;
     configure(&mut config);
     let clock = Arc::new(ManualClock::new(Utc::now()));
     let tokens = Arc::new(StaticTokens::single(GOOD_TOKEN).unwrap());
@@ -123,6 +132,7 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut ReplierConfig)) -> TestA
         replier_dynamodb,
         comments_table,
         accounts_table,
+        campaigns_table,
         sim,
         clock,
         tokens,
@@ -192,6 +202,25 @@ impl Drop for TestApp {
 }
 
 impl TestApp {
+    /// The campaigns table, through the replier's client (its role may only read it).
+    pub fn campaign_source(&self) -> Arc<DynamoCampaignStore> {
+        Arc::new(DynamoCampaignStore::new(
+            self.replier_dynamodb.clone(),
+            &self.campaigns_table,
+        ))
+    }
+
+    /// Applies a campaign (as `replyctl campaign apply` does) for `account`; `yaml` is the rest of the file.
+    pub async fn apply_campaign(&self, account: &str, yaml: &str) -> Campaign {
+        let file = format!("account: '{account}'\n{yaml}");
+        let campaign = Campaign::from_file(&file, Format::Yaml).unwrap();
+        DynamoCampaignStore::new(self.dynamodb.clone(), &self.campaigns_table)
+            .apply(&campaign, self.now())
+            .await
+            .unwrap();
+        campaign
+    }
+
     /// Another replier over the same tables and clock (a second concurrent Lambda instance), with the role's
     /// client.
     pub fn another_replier(&self) -> Replier {

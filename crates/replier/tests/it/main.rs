@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod campaigns;
 mod events;
 mod failures;
 mod ports;

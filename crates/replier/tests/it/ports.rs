@@ -99,6 +99,7 @@ async fn the_budget_is_taken_at_the_time_it_is_spent_not_the_time_the_comment_wa
             app.dynamodb.clone(),
             &app.comments_table,
         )),
+        campaigns: app.campaign_source(),
         accounts: ledger.clone(),
         sender: Arc::new(GraphClient::from_config(&app.config).unwrap()),
         tokens: app.tokens.clone(),
@@ -241,6 +242,7 @@ async fn a_comment_deferred_for_budget_waits_for_its_turn_and_is_written_at_most
         app.config.clone(),
         Ports {
             comments: table.clone(),
+            campaigns: app.campaign_source(),
             accounts: Arc::new(AccountStateStore::new(
                 app.replier_dynamodb.clone(),
                 &app.accounts_table,
