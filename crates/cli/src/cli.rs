@@ -1,6 +1,7 @@
 //! The command line. Settings shared with the rest of the project are read from the same environment
-//! variables (`WEBHOOK_URL`, `APP_SECRET`, `VERIFY_TOKEN`, `TABLE_NAME`, `ACCESS_TOKEN`, `GRAPH_API_URL`,
-//! `GRAPH_API_VERSION`); a flag wins over its variable. Secret values never appear in `--help`.
+//! variables (`WEBHOOK_URL`, `APP_SECRET`, `VERIFY_TOKEN`, `TABLE_NAME`, `CAMPAIGNS_TABLE_NAME`,
+//! `ACCESS_TOKEN`, `GRAPH_API_URL`, `GRAPH_API_VERSION`); a flag wins over its variable. Secret values never
+//! appear in `--help`.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use reply_core::CommentStatus;
@@ -15,7 +16,9 @@ pub const SAMPLE_ACCOUNT_ID: &str = "17841401906857599";
     about = "Operate the Instagram private-replies product, locally or deployed",
     long_about = "Operate the Instagram private-replies product, locally or deployed.\n\n\
         Send signed sample comments to a webhook, run Meta's verification handshake, read and re-drive the \
-        stored comments, and subscribe accounts to the webhook fields.\n\n\
+        stored comments, subscribe accounts to the webhook fields, and manage the campaigns that decide which \
+        comment gets which private reply (`replyctl campaign apply FILE`, `list`, `show`, `pause`, `resume`, \
+        `delete`, a dry run with `test`, `misses` to see what went unanswered, and `backfill` to answer it).\n\n\
         Local stack: `cargo run -p local-stack`, then `replyctl send-comment` and \
         `replyctl list --dynamodb-local`."
 )]
@@ -44,6 +47,10 @@ pub enum Command {
     Retry(RetryArgs),
     /// Subscribe an Instagram account to the webhook fields, with the account's token.
     Subscribe(SubscribeArgs),
+    /// Campaigns: which comment gets which private reply (apply a file, list, show, pause, resume, delete,
+    /// test a comment, see what no campaign answered, backfill).
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
 }
 
 #[derive(Debug, Args)]
@@ -179,6 +186,13 @@ pub struct TableArgs {
     #[arg(long, env = "TABLE_NAME", default_value = "comments")]
     pub table: String,
 
+    #[command(flatten)]
+    pub at: EndpointArgs,
+}
+
+/// Which DynamoDB: AWS's (from the standard AWS configuration) or another endpoint.
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
     /// DynamoDB endpoint, e.g. http://127.0.0.1:8000 for DynamoDB Local; implies test credentials and
     /// us-east-1 when none are set.
     #[arg(long, value_name = "URL")]
@@ -279,6 +293,186 @@ pub struct SubscribeArgs {
     pub timeout: u64,
 }
 
+/// Where the campaigns table is (and which DynamoDB).
+#[derive(Debug, Args)]
+pub struct CampaignsTableArgs {
+    /// The campaigns table (the deployed stack's CampaignsTable output).
+    #[arg(long, env = "CAMPAIGNS_TABLE_NAME", default_value = reply_core::store::campaigns::DEFAULT_TABLE)]
+    pub campaigns_table: String,
+
+    #[command(flatten)]
+    pub at: EndpointArgs,
+}
+
+/// Both tables: the campaigns and the comments they answered.
+#[derive(Debug, Args)]
+pub struct BothTablesArgs {
+    /// The campaigns table (the deployed stack's CampaignsTable output).
+    #[arg(long, env = "CAMPAIGNS_TABLE_NAME", default_value = reply_core::store::campaigns::DEFAULT_TABLE)]
+    pub campaigns_table: String,
+
+    #[command(flatten)]
+    pub comments: TableArgs,
+}
+
+/// One campaign: its ID and its account (the table's key).
+#[derive(Debug, Args)]
+pub struct CampaignKey {
+    /// The campaign's ID (the file's `id`).
+    pub id: String,
+
+    /// The Instagram account the campaign belongs to (the file's `account`).
+    #[arg(long)]
+    pub account: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CampaignCommand {
+    /// Create or update a campaign from a YAML or JSON file (`-` reads YAML from standard input); an invalid
+    /// file is refused with every problem listed, and nothing is written.
+    Apply(CampaignApplyArgs),
+    /// Campaigns (of one account or all), in the order they are tried, with how many comments each answered,
+    /// failed and skipped (one bounded Scan of the comments table).
+    List(CampaignListArgs),
+    /// One campaign's fields; with --json, a file `apply` accepts.
+    Show(CampaignKeyArgs),
+    /// Stop answering with a campaign (comments already decided for it are skipped, `campaign_paused`).
+    Pause(CampaignKeyArgs),
+    /// Answer with a paused campaign again.
+    Resume(CampaignKeyArgs),
+    /// Delete a campaign (comments already decided for it are skipped, `campaign_paused`).
+    Delete(CampaignKeyArgs),
+    /// Dry run: which campaign and text a comment would get now, or why none would answer it. Writes nothing.
+    Test(CampaignTestArgs),
+    /// The account's most recent comments that no campaign answered (`no_matching_campaign`).
+    Misses(CampaignMissesArgs),
+    /// Answer the account's recent unanswered comments (`no_matching_campaign`, reply window still open)
+    /// that this campaign matches: they go back to PENDING with its reply decided, and the replier sends it.
+    Backfill(CampaignBackfillArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignApplyArgs {
+    #[command(flatten)]
+    pub table: CampaignsTableArgs,
+
+    /// The campaign file: `.json` is read as JSON, anything else as YAML; `-` is YAML from standard input.
+    pub file: std::path::PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignListArgs {
+    #[command(flatten)]
+    pub tables: BothTablesArgs,
+
+    /// Only this account's campaigns (one Query; the comment counts scan only its comments' items).
+    #[arg(long)]
+    pub account: Option<String>,
+
+    /// Do not count comments (no Scan of the comments table).
+    #[arg(long)]
+    pub no_counts: bool,
+
+    /// Stop counting after this many comment items read (each read item costs read capacity); the counts
+    /// are then a lower bound.
+    #[arg(long, visible_alias = "max-items", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_scan: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignKeyArgs {
+    #[command(flatten)]
+    pub table: CampaignsTableArgs,
+
+    #[command(flatten)]
+    pub key: CampaignKey,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignTestArgs {
+    #[command(flatten)]
+    pub table: CampaignsTableArgs,
+
+    /// The account commented on.
+    #[arg(long)]
+    pub account: String,
+
+    /// The comment's text.
+    #[arg(long)]
+    pub text: String,
+
+    /// The media commented on (for an ad, its organic post's ID matches too: pass that).
+    #[arg(long)]
+    pub media: Option<String>,
+
+    /// The kind of media commented on.
+    #[arg(long, value_enum, ignore_case = true)]
+    pub media_type: Option<MediaType>,
+
+    /// The commenter's username [default: none, so placeholders show their fallback].
+    #[arg(long)]
+    pub username: Option<String>,
+
+    /// The comment ID, which picks the reply variant [default: a random one].
+    #[arg(long)]
+    pub comment_id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignMissesArgs {
+    #[command(flatten)]
+    pub table: TableArgs,
+
+    /// The account whose unanswered comments to show.
+    #[arg(long)]
+    pub account: String,
+
+    /// Rows to show.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+
+    /// Stop scanning after this many items read; the rows shown are then the newest of those read.
+    #[arg(long, visible_alias = "max-items", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_scan: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct CampaignBackfillArgs {
+    #[command(flatten)]
+    pub tables: BothTablesArgs,
+
+    #[command(flatten)]
+    pub key: CampaignKey,
+
+    /// Only comments made this recently (30m, 12h, 2d; at most 7d, Instagram's reply window).
+    #[arg(long, default_value = "7d", value_parser = parse_since)]
+    pub since: chrono::Duration,
+
+    /// Say what would be requeued, and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Stop scanning after this many items read; comments beyond are then not looked at (run it again).
+    #[arg(long, visible_alias = "max-items", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_scan: u64,
+}
+
+/// A `--since` duration: positive, and at most the 7-day reply window.
+fn parse_since(text: &str) -> Result<chrono::Duration, String> {
+    let since = crate::age::parse_age(text)?;
+    if since <= chrono::Duration::zero() {
+        return Err(format!(
+            "{text:?} is empty: give a duration like 7d, 2d or 12h"
+        ));
+    }
+    if since > reply_core::REPLY_WINDOW {
+        return Err(format!(
+            "{text:?} is longer than 7d: Instagram allows a private reply only within 7 days of the comment"
+        ));
+    }
+    Ok(since)
+}
+
 fn parse_status(text: &str) -> Result<CommentStatus, String> {
     let wanted = text.trim().replace('-', "_");
     CommentStatus::ALL
@@ -308,5 +502,14 @@ mod tests {
             Ok(CommentStatus::TokenInvalid)
         );
         assert!(parse_status("DONE").is_err_and(|e| e.contains("PENDING")));
+    }
+
+    #[test]
+    fn since_is_at_most_the_reply_window() {
+        assert_eq!(parse_since("7d"), Ok(chrono::Duration::days(7)));
+        assert_eq!(parse_since("12h"), Ok(chrono::Duration::hours(12)));
+        assert!(parse_since("8d").is_err_and(|e| e.contains("7 days")));
+        assert!(parse_since("0").is_err());
+        assert!(parse_since("soon").is_err());
     }
 }

@@ -1,9 +1,9 @@
-//! Reaching the comments table. A deployed table uses the standard AWS configuration
+//! Reaching the comments and campaigns tables. A deployed table uses the standard AWS configuration
 //! (`reply_core::store::dynamo::load_sdk_config`); DynamoDB Local (`--endpoint`, `--dynamodb-local` or
 //! `AWS_ENDPOINT_URL_DYNAMODB` on a loopback address) needs only *some* credentials and a region, so test
 //! values are filled in when none are set. Errors are turned into what the operator should check.
 
-use crate::cli::TableArgs;
+use crate::cli::{EndpointArgs, TableArgs};
 use crate::failure::Failure;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{
@@ -11,6 +11,8 @@ use aws_sdk_dynamodb::config::{
 };
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use indicatif::ProgressBar;
+use reply_core::store::campaigns::DynamoCampaignStore;
 use reply_core::store::dynamo::DynamoCommentStore;
 use reply_core::store::{CommentTable as _, StoreError};
 use std::collections::HashMap;
@@ -21,16 +23,58 @@ pub use reply_core::store::Item;
 /// The region DynamoDB Local is given when none is configured (it ignores it with `-sharedDb`).
 const LOCAL_REGION: &str = "us-east-1";
 
-/// A connected comments table.
+/// Which of the product's tables a [`Table`] is (for the hints of its failures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    Comments,
+    Campaigns,
+}
+
+impl TableKind {
+    /// Where its name comes from, what it is called in the deployed stack and in the local stack.
+    fn naming(self) -> &'static str {
+        match self {
+            Self::Comments => {
+                "set TABLE_NAME or --table to the comments table (the deployed stack's CommentsTable; `comments` in \
+                 the local stack)"
+            }
+            Self::Campaigns => {
+                "set CAMPAIGNS_TABLE_NAME or --campaigns-table to the campaigns table (the deployed stack's \
+                 CampaignsTableName output; `campaigns` in the local stack)"
+            }
+        }
+    }
+
+    /// The calls `replyctl` makes on it.
+    fn actions(self) -> &'static str {
+        match self {
+            Self::Comments => "dynamodb:Scan, GetItem and UpdateItem",
+            Self::Campaigns => "dynamodb:Query, Scan, GetItem, UpdateItem and DeleteItem",
+        }
+    }
+}
+
+/// A connected table.
 #[derive(Debug, Clone)]
 pub struct Table {
     pub client: Client,
     pub name: String,
     /// The endpoint when not AWS's own (DynamoDB Local).
     pub endpoint: Option<String>,
+    pub kind: TableKind,
 }
 
+/// The comments table of `args`.
 pub async fn connect(args: &TableArgs) -> Result<Table, Failure> {
+    connect_to(&args.at, &args.table, TableKind::Comments).await
+}
+
+/// Table `name` at the endpoint of `args`.
+pub async fn connect_to(
+    args: &EndpointArgs,
+    name: &str,
+    kind: TableKind,
+) -> Result<Table, Failure> {
     let flag_endpoint = match (&args.endpoint, args.dynamodb_local) {
         (Some(e), _) => Some(e.trim().trim_end_matches('/').to_owned()),
         (None, true) => {
@@ -89,8 +133,9 @@ pub async fn connect(args: &TableArgs) -> Result<Table, Failure> {
     };
     Ok(Table {
         client: Client::from_conf(config),
-        name: args.table.clone(),
+        name: name.trim().to_owned(),
         endpoint,
+        kind,
     })
 }
 
@@ -112,6 +157,16 @@ fn is_loopback(endpoint: &str) -> bool {
 }
 
 impl Table {
+    /// The same DynamoDB, another table.
+    pub fn sibling(&self, name: &str, kind: TableKind) -> Table {
+        Table {
+            client: self.client.clone(),
+            name: name.trim().to_owned(),
+            endpoint: self.endpoint.clone(),
+            kind,
+        }
+    }
+
     fn location(&self) -> String {
         match &self.endpoint {
             Some(e) => format!("table {} at {e}", self.name),
@@ -124,6 +179,11 @@ impl Table {
         DynamoCommentStore::new(self.client.clone(), &self.name)
     }
 
+    /// The campaigns table's adapter (the one the replier reads campaigns with).
+    pub fn campaigns(&self) -> DynamoCampaignStore {
+        DynamoCampaignStore::new(self.client.clone(), &self.name)
+    }
+
     /// A failed request of the lifecycle adapter, with what to check.
     pub fn store_failure(&self, doing: &str, error: StoreError) -> Failure {
         let text = error_chain(&error);
@@ -133,6 +193,7 @@ impl Table {
             &text,
             &self.name,
             self.endpoint.as_deref(),
+            self.kind,
         );
         Failure::new(message)
             .source(anyhow::anyhow!("{text}"))
@@ -148,7 +209,13 @@ impl Table {
         let code = error.code().map(str::to_owned);
         let text = error_chain(&error);
         let message = format!("could not {doing} ({})", self.location());
-        let hint = hint_for(code.as_deref(), &text, &self.name, self.endpoint.as_deref());
+        let hint = hint_for(
+            code.as_deref(),
+            &text,
+            &self.name,
+            self.endpoint.as_deref(),
+            self.kind,
+        );
         Failure::new(message)
             .source(anyhow::anyhow!("{text}"))
             .maybe_hint(hint)
@@ -175,26 +242,41 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// What to check, from the error code or, for failures before a response, the error text.
-fn hint_for(code: Option<&str>, text: &str, table: &str, endpoint: Option<&str>) -> Option<String> {
+fn hint_for(
+    code: Option<&str>,
+    text: &str,
+    table: &str,
+    endpoint: Option<&str>,
+    kind: TableKind,
+) -> Option<String> {
     let local = endpoint.is_some_and(is_loopback);
     match code {
         Some("ResourceNotFoundException") => Some(format!(
-            "there is no table {table:?} here: set TABLE_NAME or --table to the comments table (the deployed stack's \
-             CommentsTable; `comments` in the local stack){}",
-            if endpoint.is_none() { ", and check AWS_REGION" } else { "" }
+            "there is no table {table:?} here: {}{}",
+            kind.naming(),
+            if endpoint.is_none() {
+                ", and check AWS_REGION"
+            } else {
+                ""
+            }
         )),
         Some(
-            "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException"
-            | "ExpiredToken" | "MissingAuthenticationToken",
-        ) => Some(format!("AWS rejected the credentials: refresh them (AWS_PROFILE, `aws sso login`), or {SETUP_HINT}")),
-        Some("AccessDeniedException") => Some(
-            "the credentials may not read or update this table: they need dynamodb:Scan, GetItem and UpdateItem on it"
-                .to_owned(),
-        ),
+            "UnrecognizedClientException"
+            | "InvalidSignatureException"
+            | "ExpiredTokenException"
+            | "ExpiredToken"
+            | "MissingAuthenticationToken",
+        ) => Some(format!(
+            "AWS rejected the credentials: refresh them (AWS_PROFILE, `aws sso login`), or {SETUP_HINT}"
+        )),
+        Some("AccessDeniedException") => Some(format!(
+            "the credentials may not read or update this table: they need {} on it",
+            kind.actions()
+        )),
         Some(_) => None,
-        None if text.to_ascii_lowercase().contains("credential") => {
-            Some(format!("no usable AWS credentials were found: {SETUP_HINT}"))
-        }
+        None if text.to_ascii_lowercase().contains("credential") => Some(format!(
+            "no usable AWS credentials were found: {SETUP_HINT}"
+        )),
         None if local => Some(format!(
             "cannot reach DynamoDB Local at {}: is the local stack running? Start it with `cargo run -p local-stack` \
              (or check --endpoint / DYNAMODB_PORT)",
@@ -216,18 +298,46 @@ pub struct Scanned {
     pub truncated: bool,
 }
 
-/// What to read: which attributes, and an optional filter (`#name = :value` pairs, ANDed).
+/// What to read: which attributes (all of them when empty), and an optional filter (`#name = :value` pairs
+/// and `attribute_exists(#name)`, ANDed).
 #[derive(Debug, Default)]
 pub struct ScanSpec<'a> {
     pub attributes: &'a [&'a str],
     pub equals: Vec<(&'a str, String)>,
+    pub exists: Vec<&'a str>,
     pub max_scan: u64,
 }
 
+/// How far a Scan went: items read (and paid for), and whether the cap stopped it.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScanEnd {
+    pub scanned: u64,
+    pub truncated: bool,
+}
+
 impl Table {
-    /// Scans page by page until the end of the table or `max_scan` items read. The filter saves transfer,
-    /// not capacity: DynamoDB charges for every item read.
+    /// Scans page by page until the end of the table or `max_scan` items read, collecting the items.
     pub async fn scan(&self, spec: &ScanSpec<'_>) -> Result<Scanned, Failure> {
+        let mut items = Vec::new();
+        let end = self
+            .scan_each(spec, &ProgressBar::hidden(), |item| items.push(item))
+            .await?;
+        Ok(Scanned {
+            items,
+            scanned: end.scanned,
+            truncated: end.truncated,
+        })
+    }
+
+    /// Scans page by page until the end of the table or `max_scan` items read, handing each matching item to
+    /// `each` as its page arrives (so a large Scan is never held in memory) and counting the items read on
+    /// `progress`. The filter saves transfer, not capacity: DynamoDB charges for every item read.
+    pub async fn scan_each(
+        &self,
+        spec: &ScanSpec<'_>,
+        progress: &ProgressBar,
+        mut each: impl FnMut(Item),
+    ) -> Result<ScanEnd, Failure> {
         let mut names = HashMap::new();
         let mut projection = Vec::new();
         for (i, a) in spec.attributes.iter().enumerate() {
@@ -241,7 +351,18 @@ impl Table {
             values.insert(format!(":f{i}"), AttributeValue::S(value.clone()));
             filter.push(format!("#f{i} = :f{i}"));
         }
-        let mut out = Scanned::default();
+        for (i, attr) in spec.exists.iter().enumerate() {
+            names.insert(format!("#e{i}"), (*attr).to_owned());
+            filter.push(format!("attribute_exists(#e{i})"));
+        }
+        let doing = format!(
+            "scan the {} table",
+            match self.kind {
+                TableKind::Comments => "comments",
+                TableKind::Campaigns => "campaigns",
+            }
+        );
+        let mut out = ScanEnd::default();
         let mut start = None;
         loop {
             let remaining = spec.max_scan.saturating_sub(out.scanned);
@@ -250,21 +371,27 @@ impl Table {
                 .client
                 .scan()
                 .table_name(&self.name)
-                .projection_expression(projection.join(", "))
-                .set_expression_attribute_names(Some(names.clone()))
                 .set_exclusive_start_key(start.take())
                 .limit(page_limit);
-            if !filter.is_empty() {
-                request = request
-                    .filter_expression(filter.join(" AND "))
-                    .set_expression_attribute_values(Some(values.clone()));
+            if !projection.is_empty() {
+                request = request.projection_expression(projection.join(", "));
             }
-            let page = request
-                .send()
-                .await
-                .map_err(|e| self.failure("scan the comments table", e))?;
-            out.scanned += u64::try_from(page.scanned_count()).unwrap_or(0);
-            out.items.extend(page.items.unwrap_or_default());
+            if !names.is_empty() {
+                request = request.set_expression_attribute_names(Some(names.clone()));
+            }
+            if !filter.is_empty() {
+                request = request.filter_expression(filter.join(" AND "));
+            }
+            if !values.is_empty() {
+                request = request.set_expression_attribute_values(Some(values.clone()));
+            }
+            let page = request.send().await.map_err(|e| self.failure(&doing, e))?;
+            let read = u64::try_from(page.scanned_count()).unwrap_or(0);
+            out.scanned += read;
+            progress.inc(read);
+            for item in page.items.unwrap_or_default() {
+                each(item);
+            }
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => {
                     if out.scanned >= spec.max_scan {
@@ -300,9 +427,24 @@ mod tests {
 
     #[test]
     fn a_missing_table_says_which_variable_names_it() {
-        let hint =
-            hint_for(Some("ResourceNotFoundException"), "", "comments", None).unwrap_or_default();
+        let hint = hint_for(
+            Some("ResourceNotFoundException"),
+            "",
+            "comments",
+            None,
+            TableKind::Comments,
+        )
+        .unwrap_or_default();
         assert!(hint.contains("TABLE_NAME"));
+        let hint = hint_for(
+            Some("ResourceNotFoundException"),
+            "",
+            "campaigns",
+            None,
+            TableKind::Campaigns,
+        )
+        .unwrap_or_default();
+        assert!(hint.contains("CAMPAIGNS_TABLE_NAME") && hint.contains("--campaigns-table"));
     }
 
     #[test]
@@ -312,6 +454,7 @@ mod tests {
             "dispatch failure: no credentials in the property bag",
             "t",
             None,
+            TableKind::Comments,
         )
         .unwrap_or_default();
         assert!(hint.contains("AWS_PROFILE") && hint.contains("--endpoint http://127.0.0.1:8000"));
@@ -324,6 +467,7 @@ mod tests {
             "io error: connection refused",
             "t",
             Some("http://127.0.0.1:8000"),
+            TableKind::Comments,
         )
         .unwrap_or_default();
         assert!(hint.contains("cargo run -p local-stack"));

@@ -4,6 +4,7 @@
 use crate::failure::Failure;
 use chrono::{DateTime, Local, Utc};
 use console::{Alignment, Style, measure_text_width, pad_str};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use std::io::{IsTerminal as _, Write as _};
 
@@ -38,6 +39,52 @@ impl Output {
     pub fn print_json(&self, value: &Value) {
         let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
         println!("{text}");
+    }
+
+    /// A running count of the items a Scan has read, on stderr while a person watches it (hidden otherwise);
+    /// finish it with `finish_and_clear` before printing results.
+    pub fn scan_progress(&self, what: &str) -> ProgressBar {
+        if !self.interactive {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner:.cyan} {msg}: {human_pos} items read ({per_sec})  {elapsed_precise}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_owned());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar
+    }
+
+    /// A bar over `total` steps on stderr while a person watches it (hidden otherwise, or for one step).
+    pub fn progress(&self, total: u64, what: &str) -> ProgressBar {
+        if !self.interactive || total <= 1 {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{bar:32.cyan/blue} {pos}/{len} {msg} ({percent}%)  {elapsed_precise}, eta {eta}",
+        ) {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_owned());
+        bar
+    }
+
+    /// `warning: ...` on stderr (with `--json` the command puts its warnings in its JSON instead).
+    pub fn warn(&self, text: &str) {
+        if self.json {
+            return;
+        }
+        let yellow = Style::new().yellow().bold().for_stderr();
+        writeln!(
+            std::io::stderr().lock(),
+            "{} {text}",
+            yellow.apply_to("warning:")
+        )
+        .ok();
     }
 
     /// `error: ...`, the causes, and the hint, on stderr; one JSON object there with `--json`.
@@ -94,6 +141,23 @@ pub fn dim(text: &str) -> String {
 
 pub fn bold(text: &str) -> String {
     Style::new().bold().apply_to(text).to_string()
+}
+
+pub fn yellow(text: &str) -> String {
+    Style::new().yellow().apply_to(text).to_string()
+}
+
+/// `text` cut to `max` characters, with `…` when it was longer; line breaks shown as spaces.
+pub fn clip(text: &str, max: usize) -> String {
+    let flat: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let head: String = flat.chars().take(max.saturating_sub(1)).collect();
+    format!("{head}…")
 }
 
 /// `2026-07-01 14:03:12` in the machine's time zone.
@@ -184,6 +248,13 @@ mod tests {
         assert_eq!(lines[2].find("RETRY"), at);
         assert!(lines[1].ends_with("   7"));
         assert!(lines[2].ends_with("1234"));
+    }
+
+    #[test]
+    fn clipped_text_keeps_whole_characters_and_flattens_line_breaks() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("ssylka: ссылка", 10), "ssylka: с…");
+        assert_eq!(clip("a\nb", 10), "a b");
     }
 
     #[test]

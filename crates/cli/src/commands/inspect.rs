@@ -54,6 +54,7 @@ pub async fn list(args: ListArgs, out: &Output) -> Result<(), Failure> {
             attributes: LIST_ATTRIBUTES,
             equals,
             max_scan: args.max_scan,
+            ..ScanSpec::default()
         })
         .await?;
     let matched = scanned.items.len();
@@ -245,8 +246,8 @@ pub async fn stats(args: StatsArgs, out: &Output) -> Result<(), Failure> {
     let scanned = table
         .scan(&ScanSpec {
             attributes: &[attr::STATUS, attr::ACCOUNT_ID],
-            equals: Vec::new(),
             max_scan: args.max_scan,
+            ..ScanSpec::default()
         })
         .await?;
     let mut by_status: BTreeMap<String, u64> = BTreeMap::new();

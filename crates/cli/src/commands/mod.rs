@@ -1,8 +1,9 @@
 //! One module per subcommand; each takes its parsed arguments and the output settings.
 
+mod campaign;
 mod inspect;
 mod retry;
-mod send_comment;
+pub(crate) mod send_comment;
 mod subscribe;
 mod verify_webhook;
 
@@ -19,6 +20,7 @@ pub async fn run(command: Command, out: &Output) -> Result<(), Failure> {
         Command::Stats(args) => inspect::stats(args, out).await,
         Command::Retry(args) => retry::run(args, out).await,
         Command::Subscribe(args) => subscribe::run(args, out).await,
+        Command::Campaign(command) => campaign::run(command, out).await,
     }
 }
 

@@ -268,7 +268,7 @@ impl Iterator for Posts {
 }
 
 /// 17 or 18 digits starting with 17 or 18, like Instagram's comment IDs.
-fn random_comment_id(rng: &mut impl rand::Rng) -> String {
+pub(crate) fn random_comment_id(rng: &mut impl rand::Rng) -> String {
     let prefix = if rng.random_bool(0.5) { "17" } else { "18" };
     if rng.random_bool(0.5) {
         format!(

@@ -2,6 +2,7 @@
 //! API simulator.
 #![allow(clippy::unwrap_used)]
 
+mod campaign;
 mod harness;
 mod inspect;
 mod retry;
