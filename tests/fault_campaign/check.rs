@@ -118,13 +118,18 @@ impl Report {
                 requests.entry(id).or_default().push(r);
             }
         }
+        let replies_sent = sim.replies();
         let delivered: HashMap<String, usize> =
-            sim.replies()
+            replies_sent
                 .iter()
                 .fold(HashMap::new(), |mut counts, reply| {
                     *counts.entry(reply.comment_id.clone()).or_default() += 1;
                     counts
                 });
+        let texts: HashMap<&str, &str> = replies_sent
+            .iter()
+            .map(|r| (r.comment_id.as_str(), r.text.as_str()))
+            .collect();
         let mut violations = Vec::new();
         let mut outcomes: BTreeMap<String, usize> = BTreeMap::new();
         let mut graph_faults: BTreeMap<GraphFault, usize> = BTreeMap::new();
@@ -155,9 +160,37 @@ impl Report {
                 ));
             }
             let expected = match planned.fault {
+                _ if !planned.answered => "SKIPPED",
                 Some(GraphFault::UnknownCode) => "FAILED",
                 _ => "REPLIED",
             };
+            if !planned.answered
+                && (s(item, "status_reason") != "no_matching_campaign" || !reqs.is_empty())
+            {
+                violations.push(format!(
+                    "{id}: no campaign answers it, yet {} requests: {item:?}",
+                    reqs.len()
+                ));
+            }
+            // Whatever the attempts met, the text Meta got is the one decided and frozen on the item, and
+            // a campaign account's comment got its campaign's.
+            if let Some(text) = texts.get(id) {
+                if *text != s(item, "reply_text") {
+                    violations.push(format!(
+                        "{id}: Meta got {text:?} but the item froze {:?}",
+                        s(item, "reply_text")
+                    ));
+                }
+                let campaign = s(item, "campaign_id");
+                let on_campaign_account =
+                    planned.comment.account_id == crate::plan::CAMPAIGN_ACCOUNT;
+                if on_campaign_account != (campaign == "link") {
+                    violations.push(format!(
+                        "{id}: answered by campaign {campaign:?} (account {})",
+                        planned.comment.account_id
+                    ));
+                }
+            }
             if status != expected {
                 violations.push(format!(
                     "{id}: {status}, expected {expected} (fault {:?}): {item:?}",

@@ -24,6 +24,7 @@ use kills::{Invocation, KillableComments, KillableLedger, KillableSender, Killer
 use replier::accounts::AccountStateStore;
 use replier::graph::GraphClient;
 use replier::{Budget, Ports, Replier, ReplierConfig, ReplierSecrets, ReplyTemplate, StaticTokens};
+use reply_core::campaign::{Campaign, Format};
 use reply_core::clock::Clock;
 use reply_core::sample::notification_body;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
@@ -161,6 +162,17 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
 
     let mut config = replier_config(&comments_table, &accounts_table, &sim.base_url);
     config.campaigns_table_name = campaigns_table.clone();
+    // Cached for a second, so that the campaigns table (and its faults) is read all through the attack.
+    config.campaigns_ttl = Duration::from_secs(1);
+    let campaign_store = DynamoCampaignStore::new(own.clone(), &campaigns_table);
+    for yaml in plan::CAMPAIGNS {
+        let file = format!("account: '{}'\n{yaml}", plan::CAMPAIGN_ACCOUNT);
+        let campaign = Campaign::from_file(&file, Format::Yaml).unwrap();
+        campaign_store
+            .apply(&campaign, chrono::Utc::now())
+            .await
+            .unwrap();
+    }
     let tokens = Arc::new(StaticTokens::single(TOKEN_A).unwrap());
     let repliers: Vec<Arc<Replier>> = SKEWS_MS
         .iter()

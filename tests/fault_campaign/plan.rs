@@ -22,6 +22,15 @@ pub const LIVE_ACCOUNT: &str = "17841400000003101";
 pub const LIVE_MEDIA: &str = "17900000000003101";
 /// The account whose token Meta rejects (190) until the campaign fixes it.
 pub const TOKEN_ACCOUNT: &str = "17841400000003201";
+/// The feed account that has campaigns ([`CAMPAIGNS`]): its comments that ask for the link get one of two
+/// texts, the others are skipped without a call. The other accounts have none and keep `REPLY_TEXT`.
+pub const CAMPAIGN_ACCOUNT: &str = FEED_ACCOUNTS[0];
+pub const CAMPAIGNS: [&str; 2] = [
+    "id: link\nkeywords: [link]\nreply: ['Link for {username}', 'Here you go, {username}']\n",
+    "id: paused\nmatch: any\nstatus: paused\npriority: 9\nreply: ['never sent']\n",
+];
+/// What a comment on [`CAMPAIGN_ACCOUNT`] that no campaign answers says.
+const UNASKED: &str = "nice post 😍";
 
 /// A Graph API fault a comment meets on its first request (an unknown code: on every request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,6 +115,8 @@ impl GraphFault {
 pub struct Planned {
     pub comment: SampleComment,
     pub fault: Option<GraphFault>,
+    /// False when no campaign answers it: it must end `SKIPPED` without a request.
+    pub answered: bool,
 }
 
 #[derive(Debug)]
@@ -138,13 +149,25 @@ impl Plan {
         all.extend(comments(TOKEN_ACCOUNT, 320, token));
         let planned: Vec<Planned> = all
             .into_iter()
-            .map(|comment| {
+            .map(|mut comment| {
+                if comment.account_id == CAMPAIGN_ACCOUNT && rng.random_bool(0.3) {
+                    comment.text = UNASKED.to_owned();
+                    return Planned {
+                        comment,
+                        fault: None,
+                        answered: false,
+                    };
+                }
                 let fault = if comment.account_id == TOKEN_ACCOUNT {
                     None // its first request meets the rejected token
                 } else {
                     draw_fault(&mut rng)
                 };
-                Planned { comment, fault }
+                Planned {
+                    comment,
+                    fault,
+                    answered: true,
+                }
             })
             .collect();
 

@@ -761,3 +761,120 @@ fn campaign_help_lists_every_subcommand() {
         assert!(out.contains(sub), "{sub}: {out}");
     }
 }
+
+/// The whole local pipeline: a comment no campaign answers is skipped; a campaign made after it, backfilled,
+/// answers it once through the stream and the replier, and a second backfill sends nothing more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_through_the_local_stack_answers_an_earlier_comment_exactly_once() {
+    use local_stack::{DynamoDbChoice, Stack, StackSettings};
+    use reply_core::sample::{SampleComment, notification_body};
+    let local = testkit::dynamodb_local().await;
+    let mut settings = StackSettings::new(DynamoDbChoice::Endpoint(local.endpoint.clone()));
+    let n = std::process::id();
+    let (comments, campaigns) = (format!("bf-comments-{n}"), format!("bf-campaigns-{n}"));
+    settings.set_table_names(&comments, &format!("bf-accounts-{n}"), &campaigns);
+    settings.sweep_interval = std::time::Duration::from_millis(500);
+    settings.replier.campaigns_ttl = std::time::Duration::ZERO;
+    settings.webhook.response_deadline = std::time::Duration::from_secs(30);
+    let app_secret = settings.app_secret.clone();
+    let stack = Stack::start(settings).await.unwrap();
+    let sim = stack.sim.as_ref().unwrap().sim.clone();
+    let replyctl = |args: &[&str]| {
+        let mut cmd = replyctl(args);
+        cmd.env("TABLE_NAME", &comments)
+            .env("CAMPAIGNS_TABLE_NAME", &campaigns)
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &local.endpoint);
+        cmd
+    };
+    let status_of = |id: &'static str| {
+        let dynamodb = stack.dynamodb.clone();
+        let table = comments.clone();
+        async move {
+            let item = dynamodb
+                .get_item()
+                .table_name(&table)
+                .key("comment_id", s(id))
+                .consistent_read(true)
+                .send()
+                .await
+                .unwrap()
+                .item
+                .unwrap_or_default();
+            (string_of(&item, "status").to_owned(), item)
+        }
+    };
+    let wait_for = |id: &'static str, want: &'static str| async move {
+        for _ in 0..300 {
+            let (status, item) = status_of(id).await;
+            if status == want {
+                return item;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("{id} never became {want}: {:?}", status_of(id).await.1);
+    };
+
+    // The account already has a campaign, which does not answer this comment.
+    let mut first = replyctl(&["campaign", "apply", "-"]);
+    first.write_stdin(format!(
+        "id: other\naccount: '{ACCOUNT}'\nkeywords: [price]\nreply: [price list]\n"
+    ));
+    run(first).await.success();
+    const ID: &str = "17990000000000777";
+    let mut comment = SampleComment::new(ACCOUNT, ID, "Where can I get the catalogue?");
+    comment.commenter_username = "early.bird".into();
+    let body = notification_body(&[comment], Utc::now());
+    let posted = reqwest::Client::new()
+        .post(&stack.webhook_url)
+        .header(
+            "X-Hub-Signature-256",
+            reply_core::signature::sign(&app_secret, &body),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    let skipped = wait_for(ID, "SKIPPED").await;
+    assert_eq!(string_of(&skipped, "status_reason"), "no_matching_campaign");
+
+    // A campaign made afterwards answers it once backfilled.
+    let mut apply = replyctl(&["campaign", "apply", "-"]);
+    apply.write_stdin(format!(
+        "id: catalogue\naccount: '{ACCOUNT}'\nkeywords: [catalogue]\nreply: ['Here it is, {{username}}']\n"
+    ));
+    run(apply).await.success();
+    let backfill = run(replyctl(&[
+        "--json",
+        "campaign",
+        "backfill",
+        "catalogue",
+        "--account",
+        ACCOUNT,
+    ]))
+    .await;
+    let report = stdout_json(&backfill);
+    backfill.success();
+    assert_eq!(report["requeued"], serde_json::json!([ID]), "{report}");
+    let replied = wait_for(ID, "REPLIED").await;
+    assert_eq!(string_of(&replied, "campaign_id"), "catalogue");
+    assert_eq!(string_of(&replied, "status_reason"), "");
+    let texts: Vec<String> = sim.replies().into_iter().map(|r| r.text).collect();
+    assert_eq!(texts, ["Here it is, early.bird"]);
+
+    let again = run(replyctl(&[
+        "--json",
+        "campaign",
+        "backfill",
+        "catalogue",
+        "--account",
+        ACCOUNT,
+    ]))
+    .await;
+    let report = stdout_json(&again);
+    again.success();
+    assert_eq!(report["requeued"], serde_json::json!([]), "{report}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(sim.reply_count_for(ID), 1);
+    stack.stop().await;
+}

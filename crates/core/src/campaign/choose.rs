@@ -2,7 +2,7 @@
 //! keywords normalised, templates parsed) when they are read; per comment the text is normalised once and the
 //! campaigns are tried in order, the first that matches deciding.
 
-use super::matching::{Matcher, TextMiss};
+use super::matching::{MatchMode, Matcher, TextMiss};
 use super::model::{Campaign, CampaignStatus};
 use super::template::{ReplyTemplate, TextTooLong};
 use super::text::NormalText;
@@ -11,6 +11,7 @@ use crate::lifecycle::ReplyChoice;
 use crate::lifecycle::due::fnv1a;
 use chrono::{DateTime, Utc};
 use std::cmp::Reverse;
+use std::collections::HashMap;
 
 /// What a choice looks at in a comment.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +107,10 @@ struct Compiled {
 #[derive(Debug, Clone, Default)]
 pub struct AccountCampaigns {
     compiled: Vec<Compiled>,
+    /// For each first word of a `word` keyword, the campaigns (indices into `compiled`) that have it: a
+    /// comment is checked only against the `word` campaigns one of whose first words it contains, so an
+    /// account's many campaigns cost a lookup per word of the comment rather than a scan per keyword.
+    first_words: HashMap<String, Vec<usize>>,
 }
 
 impl AccountCampaigns {
@@ -144,7 +149,21 @@ impl AccountCampaigns {
                 .cmp(&key(&b.campaign))
                 .then_with(|| a.campaign.campaign_id.cmp(&b.campaign.campaign_id))
         });
-        Self { compiled }
+        let mut first_words: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, c) in compiled.iter().enumerate() {
+            if c.matcher.mode() == MatchMode::Word {
+                for word in c.matcher.first_words() {
+                    let list = first_words.entry(word.to_owned()).or_default();
+                    if list.last() != Some(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        Self {
+            compiled,
+            first_words,
+        }
     }
 
     /// No campaign at all (of any status): the account keeps `REPLY_TEXT`.
@@ -168,7 +187,16 @@ impl AccountCampaigns {
     /// The first campaign that answers the comment, with its variant and text.
     pub fn choose(&self, subject: &Subject<'_>) -> Option<Chosen<'_>> {
         let text = NormalText::new(subject.text);
-        self.compiled.iter().find_map(|c| {
+        let mut has_first_word = vec![false; self.compiled.len()];
+        for word in text.words() {
+            for &i in self.first_words.get(word).map_or(&[][..], Vec::as_slice) {
+                has_first_word[i] = true;
+            }
+        }
+        self.compiled.iter().enumerate().find_map(|(i, c)| {
+            if c.matcher.mode() == MatchMode::Word && !has_first_word[i] {
+                return None; // none of its keywords can be in the comment
+            }
             check(c, subject, &text)
                 .ok()
                 .map(|keyword| chosen(c, subject, keyword))
@@ -389,6 +417,44 @@ mod tests {
         assert_eq!(only.as_deref(), Some("second"));
         assert!(book.choose_only("missing", &s).is_none());
         assert!(book.choose_only("second", &subject("nope")).is_none());
+    }
+
+    #[test]
+    fn choosing_through_the_first_word_index_agrees_with_trying_every_campaign() {
+        let book = AccountCampaigns::new(vec![
+            campaign("id: a\nkeywords: [how much, price]\nexclude: [stop]\npriority: 2\n"),
+            campaign("id: b\nkeywords: [link, 'link please', 🔥]\npriority: 1\n"),
+            campaign("id: c\nmatch: contains\nkeywords: [ink]\n"),
+            campaign("id: d\nmatch: exact\nkeywords: [yes]\n"),
+            campaign("id: e\nkeywords: [much]\nmedia: ['111']\n"),
+        ]);
+        let texts = [
+            "how much",
+            "HOW MUCH, stop",
+            "much",
+            "price?",
+            "link please",
+            "🔥🔥",
+            "pink",
+            "yes!",
+            "yes please",
+            "nothing",
+            "",
+            "much link",
+            "linked",
+            "the price of the link",
+        ];
+        for text in texts {
+            let s = subject(text);
+            let slow = book
+                .explain(&s)
+                .into_iter()
+                .find(|(_, r)| r.is_ok())
+                .map(|(c, _)| c.campaign_id.clone());
+            assert_eq!(winner(&book, &s), slow, "{text:?}");
+        }
+        assert_eq!(winner(&book, &subject("pink")).as_deref(), Some("c"));
+        assert_eq!(winner(&book, &subject("much")).as_deref(), Some("e"));
     }
 
     #[test]

@@ -76,6 +76,15 @@ impl Matcher {
         }
     }
 
+    pub fn mode(&self) -> MatchMode {
+        self.mode
+    }
+
+    /// The first word of each keyword: a `word` match needs one of them among the comment's words.
+    pub fn first_words(&self) -> impl Iterator<Item = &str> {
+        self.keywords.iter().filter_map(|(_, k)| k.words().next())
+    }
+
     /// The keyword (as written) that matched (`""` for `any`), or why none did.
     pub fn check(&self, comment: &NormalText) -> Result<&str, TextMiss> {
         if let Some((excluded, _)) = self.exclude.iter().find(|(_, e)| comment.has_phrase(e)) {
