@@ -405,9 +405,9 @@ pub struct CampaignTestArgs {
     #[arg(long)]
     pub media: Option<String>,
 
-    /// The kind of media commented on.
-    #[arg(long, value_enum, ignore_case = true)]
-    pub media_type: Option<MediaType>,
+    /// The kind of media commented on (as `send-comment` sends it).
+    #[arg(long, value_enum, ignore_case = true, default_value = "FEED")]
+    pub media_type: MediaType,
 
     /// The commenter's username [default: none, so placeholders show their fallback].
     #[arg(long)]

@@ -31,7 +31,7 @@ pub async fn run(args: CampaignTestArgs, out: &Output) -> Result<(), Failure> {
         .map(|u| u.trim().trim_start_matches('@'))
         .filter(|u| !u.is_empty());
     let media = args.media.as_deref().map(str::trim);
-    let media_type = args.media_type.map(|t| t.product_type());
+    let media_type = Some(args.media_type.product_type());
     let subject = Subject {
         comment_id: &comment_id,
         media_ids: [media, None],
