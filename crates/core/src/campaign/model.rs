@@ -25,7 +25,8 @@ pub const MAX_PRIORITY: i64 = 1_000_000;
 /// The `media_product_type` values Meta sends (PLATFORM.md section 2), and `LIVE` for Live comments.
 pub const MEDIA_TYPES: &[&str] = &["FEED", "REELS", "STORY", "AD", "LIVE"];
 
-/// The fields a campaign file may have, in the order `show` prints them.
+/// The fields a campaign file may have, in the order `show` prints them: the key (`id`, `account`; stored
+/// as `campaign_id`, `account_id`), then [`VALUE_FIELDS`], stored under their own names.
 pub const FIELDS: &[&str] = &[
     "id",
     "account",
@@ -41,6 +42,9 @@ pub const FIELDS: &[&str] = &[
     "ends_at",
     "reply",
 ];
+
+/// The fields after the key.
+pub const VALUE_FIELDS: &[&str] = FIELDS.split_at(2).1;
 
 /// Whether a campaign answers comments.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -628,6 +632,15 @@ reply:
     fn the_stored_item_reads_back() {
         let c = Campaign::from_file(SAMPLE, Format::Yaml).unwrap_or_else(|e| panic!("{e}"));
         let item: crate::store::Item = serde_dynamo::to_item(&c).unwrap_or_default();
+        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        let mut expected = vec!["account_id", "campaign_id"];
+        expected.extend(VALUE_FIELDS);
+        expected.sort_unstable();
+        assert_eq!(
+            names, expected,
+            "the item holds the key and the file's other fields"
+        );
         assert_eq!(
             item.get("match")
                 .and_then(|v| v.as_s().ok())

@@ -22,20 +22,9 @@ pub const CAMPAIGN_ID: &str = "campaign_id";
 /// Set by `apply` (every time, and the first time).
 pub const UPDATED_AT: &str = "updated_at";
 pub const CREATED_AT: &str = "created_at";
-/// The attributes `apply` writes (the rest of [`Campaign`]'s fields); one left out of a file is removed.
-const FIELDS: &[&str] = &[
-    "name",
-    "status",
-    "media",
-    "media_types",
-    "match",
-    "keywords",
-    "exclude",
-    "priority",
-    "starts_at",
-    "ends_at",
-    "reply",
-];
+/// The attributes `apply` writes: the file's fields after the key (stored under the same names); one left out
+/// of a file is removed.
+const FIELDS: &[&str] = crate::campaign::model::VALUE_FIELDS;
 
 /// Reads an account's campaigns (the replier's port).
 #[async_trait]

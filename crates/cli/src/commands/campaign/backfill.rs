@@ -13,18 +13,18 @@
 //! Cost: one paginated Scan of the comments table (filtered on the account, the status and the reason, bounded
 //! by `--max-scan`) and one UpdateItem per comment answered.
 
-use super::{account_id, connect_both, load};
+use super::{account_id, connect_both, load, unanswered};
 use crate::age;
 use crate::cli::CampaignBackfillArgs;
-use crate::dynamo::{Item, ScanSpec, Table};
+use crate::dynamo::Table;
 use crate::failure::Failure;
 use crate::output::{self, Output};
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt as _;
 use reply_core::campaign::{AccountCampaigns, CampaignStatus, Subject};
-use reply_core::lifecycle::{Precondition, ReplyChoice, Transition, attr, due};
+use reply_core::lifecycle::{Precondition, ReplyChoice, Transition, due};
 use reply_core::store::CommentTable as _;
-use reply_core::{CommentRecord, CommentStatus, StatusReason};
+use reply_core::{CommentRecord, StatusReason};
 use serde_json::json;
 
 /// The replier's default expiry margin (`EXPIRY_MARGIN_SECS`, 600): it expires rather than sends a comment
@@ -79,28 +79,7 @@ pub async fn run(args: CampaignBackfillArgs, out: &Output) -> Result<(), Failure
     let since = now - args.since;
     let open_at = now + EXPIRY_MARGIN;
 
-    let progress = out.scan_progress("looking for unanswered comments");
-    let mut found: Vec<Item> = Vec::new();
-    let scan = comments
-        .scan_each(
-            &ScanSpec {
-                equals: vec![
-                    (attr::ACCOUNT_ID, account.clone()),
-                    (attr::STATUS, CommentStatus::Skipped.as_str().to_owned()),
-                    (
-                        attr::STATUS_REASON,
-                        StatusReason::NoMatchingCampaign.word().into_owned(),
-                    ),
-                ],
-                max_scan: args.max_scan,
-                ..ScanSpec::default()
-            },
-            &progress,
-            |item| found.push(item),
-        )
-        .await;
-    progress.finish_and_clear();
-    let end = scan?;
+    let (found, end) = unanswered(&comments, &account, &[], args.max_scan, out).await?;
 
     let mut tally = Tally::default();
     for item in found {

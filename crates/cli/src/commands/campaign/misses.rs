@@ -4,16 +4,15 @@
 //! One paginated Scan of the comments table (no index answers "an account's skipped comments"), filtered on
 //! the account, the status and the reason to save transfer, bounded by `--max-scan`.
 
-use super::account_id;
+use super::{account_id, unanswered};
 use crate::age;
 use crate::cli::CampaignMissesArgs;
-use crate::dynamo::{self, Item, ScanSpec};
+use crate::dynamo;
 use crate::failure::Failure;
 use crate::items;
 use crate::output::{self, Output, Table};
 use chrono::Utc;
 use reply_core::lifecycle::attr;
-use reply_core::{CommentStatus, StatusReason};
 use serde_json::json;
 
 /// What a miss shows.
@@ -34,29 +33,7 @@ const TEXT_WIDTH: usize = 60;
 pub async fn run(args: CampaignMissesArgs, out: &Output) -> Result<(), Failure> {
     let table = dynamo::connect(&args.table).await?;
     let account = account_id(&args.account);
-    let progress = out.scan_progress("looking for unanswered comments");
-    let mut rows: Vec<Item> = Vec::new();
-    let scan = table
-        .scan_each(
-            &ScanSpec {
-                attributes: ATTRIBUTES,
-                equals: vec![
-                    (attr::ACCOUNT_ID, account.clone()),
-                    (attr::STATUS, CommentStatus::Skipped.as_str().to_owned()),
-                    (
-                        attr::STATUS_REASON,
-                        StatusReason::NoMatchingCampaign.word().into_owned(),
-                    ),
-                ],
-                max_scan: args.max_scan,
-                ..ScanSpec::default()
-            },
-            &progress,
-            |item| rows.push(item),
-        )
-        .await;
-    progress.finish_and_clear();
-    let end = scan?;
+    let (mut rows, end) = unanswered(&table, &account, ATTRIBUTES, args.max_scan, out).await?;
     let matched = rows.len();
     // ISO 8601 UTC strings sort as time; items without comment_time go last.
     rows.sort_by(|a, b| {

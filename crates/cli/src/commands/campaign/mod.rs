@@ -23,6 +23,8 @@ use crate::dynamo::{self, Table, TableKind};
 use crate::failure::Failure;
 use crate::output::Output;
 use reply_core::campaign::{Campaign, ReplyTemplate};
+use reply_core::lifecycle::attr;
+use reply_core::{CommentStatus, StatusReason};
 
 pub async fn run(command: CampaignCommand, out: &Output) -> Result<(), Failure> {
     match command {
@@ -36,6 +38,40 @@ pub async fn run(command: CampaignCommand, out: &Output) -> Result<(), Failure> 
         CampaignCommand::Misses(args) => misses::run(args, out).await,
         CampaignCommand::Backfill(args) => backfill::run(args, out).await,
     }
+}
+
+/// The account's comments that no campaign answered (`SKIPPED`, `no_matching_campaign`), with `attributes`
+/// (all when empty), from one Scan bounded by `max_scan`, counted on a progress line.
+async fn unanswered(
+    comments: &Table,
+    account: &str,
+    attributes: &'static [&'static str],
+    max_scan: u64,
+    out: &Output,
+) -> Result<(Vec<dynamo::Item>, dynamo::ScanEnd), Failure> {
+    let progress = out.scan_progress("looking for unanswered comments");
+    let mut found = Vec::new();
+    let scan = comments
+        .scan_each(
+            &dynamo::ScanSpec {
+                attributes,
+                equals: vec![
+                    (attr::ACCOUNT_ID, account.to_owned()),
+                    (attr::STATUS, CommentStatus::Skipped.as_str().to_owned()),
+                    (
+                        attr::STATUS_REASON,
+                        StatusReason::NoMatchingCampaign.word().into_owned(),
+                    ),
+                ],
+                max_scan,
+                ..dynamo::ScanSpec::default()
+            },
+            &progress,
+            |item| found.push(item),
+        )
+        .await;
+    progress.finish_and_clear();
+    Ok((found, scan?))
 }
 
 /// The campaigns table of `args`.
