@@ -115,6 +115,10 @@ impl Killer {
         })
     }
 
+    /// Disabled (once the attack is over), invocations die no more at random, but a point not hit yet still
+    /// kills the first invocation that reaches it: every point the run reaches is hit, however its timing
+    /// falls (a Live burst that happens to come at the end of the deliveries reaches the turn reservation only
+    /// while the pipeline settles).
     pub fn set_enabled(&self, enabled: bool) {
         self.state.lock().unwrap().2 = enabled;
     }
@@ -140,7 +144,10 @@ impl Killer {
             } else {
                 self.rate.max(FIRST_HIT_RATE)
             };
-            let kill = *enabled && unit < rate && !invocation.killed.load(Ordering::SeqCst);
+            let first_reach = !kills.contains_key(&point);
+            let kill = (*enabled || first_reach)
+                && unit < rate
+                && !invocation.killed.load(Ordering::SeqCst);
             if kill {
                 *kills.entry(point).or_default() += 1;
             }

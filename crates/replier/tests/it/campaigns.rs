@@ -158,38 +158,44 @@ async fn a_retry_sends_the_frozen_text_even_after_the_campaign_was_edited() {
 #[tokio::test]
 async fn pausing_or_deleting_a_campaign_stops_its_comments_not_yet_sent() {
     let app = spawn_app().await;
-    app.apply_campaign(ACCOUNT, SPRING).await;
+    app.apply_campaign(ACCOUNT, "id: to-pause\nkeywords: [alpha]\nreply: [a]\n")
+        .await;
+    app.apply_campaign(ACCOUNT, "id: to-delete\nkeywords: [beta]\nreply: [b]\n")
+        .await;
     app.sim.sim.inject(Fault::http_status(500).times(2));
-    put_comment(&app, "c-paused", "link").await;
-    put_comment(&app, "c-deleted", "link").await;
-    app.deliver(&["c-paused"]).await;
-    app.deliver(&["c-deleted"]).await;
-    assert_eq!(app.stored("c-paused").await.status, CommentStatus::Retry);
-    assert_eq!(app.stored("c-deleted").await.status, CommentStatus::Retry);
-    let store = DynamoCampaignStore::new(app.dynamodb.clone(), &app.campaigns_table);
-
-    store
-        .set_status(
-            ACCOUNT,
-            "spring-link",
-            reply_core::campaign::CampaignStatus::Paused,
-            app.now(),
-        )
-        .await
-        .unwrap();
-    let stored = app.retry("c-paused").await;
-    assert_eq!(stored.status, CommentStatus::Skipped);
-    assert_eq!(stored.status_reason.as_deref(), Some("campaign_paused"));
-
-    assert!(store.delete(ACCOUNT, "spring-link").await.unwrap());
-    let stored = app.retry("c-deleted").await;
-    assert_eq!(stored.status, CommentStatus::Skipped);
-    assert_eq!(stored.status_reason.as_deref(), Some("campaign_paused"));
+    put_comment(&app, "c-paused", "alpha").await;
+    put_comment(&app, "c-deleted", "beta").await;
+    app.deliver(&["c-paused", "c-deleted"]).await;
+    let (paused, deleted) = (app.stored("c-paused").await, app.stored("c-deleted").await);
     assert_eq!(
-        app.calls_for("c-paused") + app.calls_for("c-deleted"),
-        2,
-        "only the first attempts"
+        (paused.status, deleted.status),
+        (CommentStatus::Retry, CommentStatus::Retry)
     );
+
+    let store = DynamoCampaignStore::new(app.dynamodb.clone(), &app.campaigns_table);
+    let pause = reply_core::campaign::CampaignStatus::Paused;
+    assert!(
+        store
+            .set_status(ACCOUNT, "to-pause", pause, app.now())
+            .await
+            .unwrap()
+    );
+    assert!(store.delete(ACCOUNT, "to-delete").await.unwrap());
+    app.advance_past(paused.due().max(deleted.due()));
+    assert_eq!(app.sweep().await.requeued, 2);
+    app.deliver(&["c-paused", "c-deleted"]).await;
+
+    for id in ["c-paused", "c-deleted"] {
+        let stored = app.stored(id).await;
+        assert_eq!(stored.status, CommentStatus::Skipped, "{id}");
+        assert_eq!(
+            stored.status_reason.as_deref(),
+            Some("campaign_paused"),
+            "{id}"
+        );
+        assert_eq!(stored.due_at, None, "{id}");
+        assert_eq!(app.calls_for(id), 1, "{id}: only the first attempt");
+    }
 }
 
 #[tokio::test]
