@@ -455,6 +455,11 @@ pub struct CampaignBackfillArgs {
     /// Stop scanning after this many items read; comments beyond are then not looked at (run it again).
     #[arg(long, visible_alias = "max-items", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_scan: u64,
+
+    /// The replier's expiry margin in seconds: it expires rather than sends a comment whose reply window
+    /// closes sooner, so a backfill leaves those alone (set it as the replier's is set).
+    #[arg(long, env = "EXPIRY_MARGIN_SECS", default_value_t = 600)]
+    pub expiry_margin_secs: u32,
 }
 
 /// A `--since` duration: positive, and at most the 7-day reply window.

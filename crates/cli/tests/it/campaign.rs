@@ -589,6 +589,20 @@ async fn backfill_requeues_only_the_matching_unanswered_open_comments_once() {
     );
     assert_eq!(report["requeued"], serde_json::json!([]));
     assert_eq!(t.stack.item("17900000000000301").await.unwrap(), before);
+    // With the replier's margin set to a minute (EXPIRY_MARGIN_SECS), the comment closing in 5 minutes is open.
+    let mut narrow = t.replyctl(&[&["backfill", "--dry-run", "--json"][..], &key].concat());
+    narrow.env("EXPIRY_MARGIN_SECS", "60");
+    let narrow = run(narrow).await;
+    let report = stdout_json(&narrow);
+    narrow.success();
+    assert_eq!(
+        report["matched"],
+        serde_json::json!([
+            "17900000000000301",
+            "17900000000000302",
+            "17900000000000305"
+        ])
+    );
 
     let started = Utc::now();
     let first = run(t.replyctl(&[&["backfill", "--json"][..], &key].concat())).await;

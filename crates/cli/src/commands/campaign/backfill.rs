@@ -27,10 +27,6 @@ use reply_core::store::CommentTable as _;
 use reply_core::{CommentRecord, StatusReason};
 use serde_json::json;
 
-/// The replier's default expiry margin (`EXPIRY_MARGIN_SECS`, 600): it expires rather than sends a comment
-/// whose window closes sooner, so a backfill leaves those alone.
-pub const EXPIRY_MARGIN: Duration = Duration::minutes(10);
-
 /// Writes in flight at once.
 const CONCURRENCY: usize = 8;
 
@@ -77,7 +73,8 @@ pub async fn run(args: CampaignBackfillArgs, out: &Output) -> Result<(), Failure
     }
     let now = Utc::now();
     let since = now - args.since;
-    let open_at = now + EXPIRY_MARGIN;
+    let margin = Duration::seconds(i64::from(args.expiry_margin_secs));
+    let open_at = now + margin;
 
     let (found, end) = unanswered(&comments, &account, &[], args.max_scan, out).await?;
 
@@ -242,7 +239,7 @@ fn print_report(c: &Context<'_>, tally: &Tally, written: &Outcome) {
     println!(
         "Backfill of campaign {id} for account {account}: comments made in the last {span}, reply window open \
          for at least {} more minutes.",
-        EXPIRY_MARGIN.num_minutes()
+        c.args.expiry_margin_secs / 60
     );
     let mut t = output::Table::new(&["", "COMMENTS", ""]).align_right(1);
     let mut row = |label: &str, n: u64, note: &str| {
