@@ -18,6 +18,11 @@ pub struct SimConfig {
     /// Calls per account per `live_window` for replies to Live comments (Meta: 100/second).
     pub live_limit: u32,
     pub live_window: Duration,
+    /// Calls per account per `public_reply_window` to the public replies of comments (`POST` and `GET
+    /// /{comment_id}/replies`). Meta gives no figure for them (they count against the account's Business Use
+    /// Case budget), so the default is generous: 4,800 an hour. Refused calls answer `80002`.
+    pub public_reply_limit: u32,
+    pub public_reply_window: Duration,
     /// The token each account (Instagram professional account ID) accepts.
     pub tokens: HashMap<String, String>,
     /// A token accepted for every account.
@@ -32,6 +37,8 @@ impl Default for SimConfig {
             hour_window: Duration::from_secs(3600),
             live_limit: 100,
             live_window: Duration::from_secs(1),
+            public_reply_limit: 4800,
+            public_reply_window: Duration::from_secs(3600),
             tokens: HashMap::new(),
             default_token: None,
         }
@@ -60,7 +67,7 @@ impl SimConfig {
     /// environment:
     /// `ACCESS_TOKEN` (accepted for every account), `SIM_TOKENS` (`ig_id=token,ig_id=token`),
     /// `SIM_STRICT_COMMENTS` (`true`/`1`), `SIM_HOUR_LIMIT`, `SIM_HOUR_WINDOW_SECS`, `SIM_LIVE_LIMIT`,
-    /// `SIM_LIVE_WINDOW_MS`.
+    /// `SIM_LIVE_WINDOW_MS`, `SIM_PUBLIC_REPLY_LIMIT`, `SIM_PUBLIC_REPLY_WINDOW_SECS`.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut cfg = Self {
             default_token: var("ACCESS_TOKEN").filter(|t| !t.is_empty()),
@@ -113,6 +120,12 @@ impl SimConfig {
         if let Some(n) = number("SIM_LIVE_WINDOW_MS")? {
             cfg.live_window = Duration::from_millis(n.into());
         }
+        if let Some(n) = number("SIM_PUBLIC_REPLY_LIMIT")? {
+            cfg.public_reply_limit = n;
+        }
+        if let Some(n) = number("SIM_PUBLIC_REPLY_WINDOW_SECS")? {
+            cfg.public_reply_window = Duration::from_secs(n.into());
+        }
         Ok(cfg)
     }
 }
@@ -136,6 +149,8 @@ impl fmt::Debug for SimConfig {
             .field("hour_window", &self.hour_window)
             .field("live_limit", &self.live_limit)
             .field("live_window", &self.live_window)
+            .field("public_reply_limit", &self.public_reply_limit)
+            .field("public_reply_window", &self.public_reply_window)
             .field("tokens", &tokens)
             .field(
                 "default_token",

@@ -10,9 +10,13 @@ use serde_json::Value;
 /// One fault, with the requests it applies to and how many times it fires.
 ///
 /// JSON: `{"kind":"graph_error","code":190,"subcode":460,"ig_id":"178...","comment_id":"180...","times":1}`;
-/// `ig_id`/`comment_id` absent = any, `times` absent = every matching request until cleared.
+/// `ig_id`/`comment_id` absent = any, `times` absent = every matching request until cleared, `endpoint` absent =
+/// `messages` (private replies), `"public_replies"` = `POST /{comment_id}/replies` instead. A fault applies to
+/// one endpoint only, so that faults ordered for private replies never touch public replies and vice versa.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
+    #[serde(default, skip_serializing_if = "Endpoint::is_messages")]
+    pub endpoint: Endpoint,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ig_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -21,6 +25,25 @@ pub struct Fault {
     pub times: Option<u32>,
     #[serde(flatten)]
     pub kind: FaultKind,
+}
+
+/// Which of Meta's endpoints a [`Fault`] applies to. `subscribed_apps` and the `GET` of public replies take no
+/// faults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Endpoint {
+    /// `POST /{version}/{ig_id}/messages`, the private reply: every fault's target unless told otherwise.
+    #[default]
+    Messages,
+    /// `POST /{version}/{comment_id}/replies`, the public reply. `process`/`deliver` there mean the reply is
+    /// published (and recorded) before the answer fails.
+    PublicReplies,
+}
+
+impl Endpoint {
+    fn is_messages(&self) -> bool {
+        *self == Self::Messages
+    }
 }
 
 /// What happens to a request the fault applies to.
@@ -84,6 +107,7 @@ impl Fault {
     /// Applies to every request until cleared; narrow it with the builder methods.
     pub fn new(kind: FaultKind) -> Self {
         Self {
+            endpoint: Endpoint::Messages,
             ig_id: None,
             comment_id: None,
             times: None,
@@ -148,8 +172,25 @@ impl Fault {
         self
     }
 
-    pub(crate) fn matches(&self, ig_id: &str, comment_id: Option<&str>) -> bool {
-        self.ig_id.as_deref().is_none_or(|want| want == ig_id)
+    /// Aims the fault at `endpoint` instead of private replies.
+    pub fn on(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Aims the fault at public replies (`POST /{comment_id}/replies`), where `ig_id` is the replying account.
+    pub fn on_public_replies(self) -> Self {
+        self.on(Endpoint::PublicReplies)
+    }
+
+    pub(crate) fn matches(
+        &self,
+        endpoint: Endpoint,
+        ig_id: &str,
+        comment_id: Option<&str>,
+    ) -> bool {
+        self.endpoint == endpoint
+            && self.ig_id.as_deref().is_none_or(|want| want == ig_id)
             && self
                 .comment_id
                 .as_deref()
@@ -178,10 +219,32 @@ mod tests {
     #[test]
     fn a_fault_narrowed_to_a_comment_skips_other_comments_and_accounts() {
         let f = Fault::http_status(500).for_account("a").for_comment("c1");
-        assert!(f.matches("a", Some("c1")));
-        assert!(!f.matches("a", Some("c2")));
-        assert!(!f.matches("b", Some("c1")));
-        assert!(!f.matches("a", None));
-        assert!(Fault::http_status(500).matches("any", None));
+        let m = Endpoint::Messages;
+        assert!(f.matches(m, "a", Some("c1")));
+        assert!(!f.matches(m, "a", Some("c2")));
+        assert!(!f.matches(m, "b", Some("c1")));
+        assert!(!f.matches(m, "a", None));
+        assert!(Fault::http_status(500).matches(m, "any", None));
+    }
+
+    #[test]
+    fn a_fault_applies_to_private_replies_unless_aimed_at_public_ones() {
+        let private = Fault::http_status(500);
+        let public = Fault::http_status(500).on_public_replies();
+        assert!(private.matches(Endpoint::Messages, "a", Some("c1")));
+        assert!(!private.matches(Endpoint::PublicReplies, "a", Some("c1")));
+        assert!(public.matches(Endpoint::PublicReplies, "a", Some("c1")));
+        assert!(!public.matches(Endpoint::Messages, "a", Some("c1")));
+    }
+
+    #[test]
+    fn the_endpoint_reads_from_json_and_defaults_to_messages() {
+        let f: Fault = serde_json::from_str(
+            r#"{"kind":"http_status","status":500,"endpoint":"public_replies"}"#,
+        )
+        .expect("valid fault");
+        assert_eq!(f, Fault::http_status(500).on_public_replies());
+        let json = serde_json::to_value(Fault::http_status(500)).expect("serializable");
+        assert!(json.get("endpoint").is_none());
     }
 }

@@ -1,5 +1,6 @@
-//! The HTTP face of the simulator: Meta's `POST /{version}/{ig_id}/messages`, and the `/_sim/` control routes
-//! that mirror the [`Simulator`] methods for tests and tools that are not written in Rust.
+//! The HTTP face of the simulator: Meta's `POST /{version}/{ig_id}/messages`, `subscribed_apps` and
+//! `POST`/`GET /{version}/{comment_id}/replies`, and the `/_sim/` control routes that mirror the [`Simulator`]
+//! methods for tests and tools that are not written in Rust.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::fault::{Fault, FaultKind};
 use crate::rate::Usage;
 use crate::server::ConnKill;
 use crate::simulator::Simulator;
-use crate::wire::{Answer, AnswerBody, CommentSpec, ReplyCall};
+use crate::wire::{Answer, AnswerBody, CommentSpec, PublicReplyCall, ReplyCall};
 
 impl Simulator {
     /// All routes, for mounting in another server. The `close_connection` fault only closes connections that
@@ -26,6 +27,10 @@ impl Simulator {
         Router::new()
             .route("/{version}/{ig_id}/messages", post(send_message))
             .route("/{version}/{ig_id}/subscribed_apps", post(subscribe_app))
+            .route(
+                "/{version}/{comment_id}/replies",
+                post(post_public_reply).get(list_public_replies),
+            )
             .route("/_sim/health", get(health))
             .route("/_sim/tokens", post(set_token))
             .route("/_sim/tokens/expire", post(expire_token))
@@ -36,6 +41,7 @@ impl Simulator {
             .route("/_sim/faults", post(add_fault).delete(clear_faults))
             .route("/_sim/log", get(log))
             .route("/_sim/replies", get(replies))
+            .route("/_sim/public_replies", get(public_replies))
             .route("/_sim/reset", post(reset))
             .with_state(self.clone())
     }
@@ -53,18 +59,65 @@ async fn send_message(
     let call = ReplyCall::parse(version, ig_id, token, &body);
     let fault = sim.take_fault(&call);
     let answer = sim.respond(&call, fault.as_ref());
+    if let Some(cut) = wait_or_cut(fault.as_ref(), conn).await {
+        return cut;
+    }
+    to_response(answer, &call.ig_id)
+}
+
+/// A fault's effect on the connection once the answer is decided: the `delay` waited out, or the connection
+/// killed by `close_connection` (then the response returned is never written).
+async fn wait_or_cut(
+    fault: Option<&FaultKind>,
+    conn: Option<Extension<ConnectInfo<ConnKill>>>,
+) -> Option<Response> {
     match fault {
-        Some(FaultKind::Delay { ms, .. }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultKind::Delay { ms, .. }) => {
+            tokio::time::sleep(Duration::from_millis(*ms)).await;
+            None
+        }
         Some(FaultKind::CloseConnection { .. }) => {
             if let Some(Extension(ConnectInfo(kill))) = conn {
                 kill.kill();
             }
-            // Never written when the connection was killed.
-            return StatusCode::BAD_GATEWAY.into_response();
+            Some(StatusCode::BAD_GATEWAY.into_response())
         }
-        _ => {}
+        _ => None,
     }
-    to_response(answer, &call.ig_id)
+}
+
+/// Publishes a public reply to the comment: `message` and `access_token` from the query or the body (form or
+/// JSON), the token also from `Authorization`. Takes the faults aimed at public replies.
+async fn post_public_reply(
+    State(sim): State<Simulator>,
+    Path((version, comment_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    conn: Option<Extension<ConnectInfo<ConnKill>>>,
+    body: Bytes,
+) -> Response {
+    let call = PublicReplyCall::parse(version, comment_id, bearer_token(&headers), &query, &body);
+    let fault = sim.take_public_reply_fault(&call);
+    let answer = sim.respond_public_reply(&call, fault.as_ref());
+    if let Some(cut) = wait_or_cut(fault.as_ref(), conn).await {
+        return cut;
+    }
+    let account = sim.account_of_comment(&call.comment_id);
+    to_response(answer, &account)
+}
+
+/// The comment's public replies, oldest first: `fields` and `access_token` from the query.
+async fn list_public_replies(
+    State(sim): State<Simulator>,
+    Path((version, comment_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let token = bearer_token(&headers).or_else(|| query.get("access_token").cloned());
+    let fields = query.get("fields").map(String::as_str);
+    let answer = sim.list_public_replies(&version, &comment_id, token.as_deref(), fields);
+    let account = sim.account_of_comment(&comment_id);
+    to_response(answer, &account)
 }
 
 /// Subscribes the app to the account's webhook fields. Meta reads `subscribed_fields` from the query or a form
@@ -218,6 +271,10 @@ async fn log(State(sim): State<Simulator>) -> Response {
 
 async fn replies(State(sim): State<Simulator>) -> Response {
     Json(sim.replies()).into_response()
+}
+
+async fn public_replies(State(sim): State<Simulator>) -> Response {
+    Json(sim.public_replies()).into_response()
 }
 
 async fn reset(State(sim): State<Simulator>) -> Json<Value> {

@@ -1,5 +1,5 @@
-//! Identifiers shaped like Meta's: opaque `aWdfZ...` message IDs, random `fbtrace_id`s, numeric IGSIDs, and a
-//! token fingerprint so that logs can tell tokens apart without ever holding one.
+//! Identifiers shaped like Meta's: opaque `aWdfZ...` message IDs, numeric comment IDs, random `fbtrace_id`s,
+//! numeric IGSIDs, and a token fingerprint so that logs can tell tokens apart without ever holding one.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,6 +11,17 @@ use sha2::{Digest as _, Sha256};
 pub(crate) fn message_id(ig_id: &str) -> String {
     let n: u64 = rand::rng().random();
     URL_SAFE_NO_PAD.encode(format!("ig_d_item:1:IGMessageID:{ig_id}:{n}"))
+}
+
+/// A new comment's ID like Meta's Instagram comment IDs: 17 digits starting with `18`.
+pub(crate) fn comment_id() -> String {
+    let n: u64 = rand::rng().random_range(0..1_000_000_000_000_000);
+    format!("18{n:015}")
+}
+
+/// A stable username for account `ig_id`, as the `from.username` of its public replies.
+pub(crate) fn username_for(ig_id: &str) -> String {
+    format!("sim_account_{ig_id}")
 }
 
 pub(crate) fn fbtrace_id() -> String {
@@ -46,6 +57,14 @@ mod tests {
         let a = message_id("17841401906857599");
         assert!(a.starts_with("aWdfZ"), "{a}");
         assert_ne!(a, message_id("17841401906857599"));
+    }
+
+    #[test]
+    fn comment_ids_are_seventeen_digits_and_differ() {
+        let a = comment_id();
+        assert_eq!(a.len(), 17, "{a}");
+        assert!(a.starts_with("18") && a.bytes().all(|b| b.is_ascii_digit()));
+        assert_ne!(a, comment_id());
     }
 
     #[test]

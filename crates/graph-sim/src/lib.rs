@@ -1,19 +1,23 @@
 //! Module map (`main.rs`, the `graph-sim` binary, serves it as a process):
 //! - `simulator`: the [`Simulator`] handle, one method per control operation, each under the state's lock.
 //! - `rules`: the state behind that lock and the private-reply rules (windows, one reply per comment, budgets).
-//! - `rules::access`: the path and token checks that both endpoints start with.
+//! - `rules::access`: the path and token checks that every endpoint starts with.
+//! - `rules::public_replies`: the rules of a comment's public replies (`POST`/`GET .../replies`: the replying
+//!   account, no second-reply refusal, not on Live, their own budget).
 //! - `rules::subscriptions`: the rules of `subscribed_apps` (known fields, the account's subscription).
 //! - `wire`: request parsing, the framework-neutral answer, and the serde types of the control routes and log.
 //! - `http`: the axum routes (Meta's endpoints and `/_sim/`) and how an answer becomes a response.
 //! - `server`: serving on a socket, with connections that the `close_connection` fault can kill.
-//! - `fault`: the failures a test orders in advance ([`Fault`]), and which requests they apply to.
+//! - `fault`: the failures a test orders in advance ([`Fault`]), and which requests (endpoint, account,
+//!   comment) they apply to.
 //! - `errors`: Meta's error vocabulary: status, type, message and transience of each code/subcode.
 //! - `rate`: per-account call budgets over sliding windows of simulated time.
 //! - `config`: start-up settings ([`SimConfig`]), Meta's documented numbers by default.
-//! - `ids`: message IDs, trace IDs, IGSIDs and token fingerprints shaped like Meta's.
+//! - `ids`: message IDs, comment IDs, trace IDs, IGSIDs and token fingerprints shaped like Meta's.
 //!
 //! A faithful stand-in for Meta's Graph API private-reply endpoint (`POST /{version}/{ig_id}/messages`, plus
-//! `POST /{version}/{ig_id}/subscribed_apps` to subscribe an account's webhook fields), for
+//! `POST /{version}/{ig_id}/subscribed_apps` to subscribe an account's webhook fields, and
+//! `POST`/`GET /{version}/{comment_id}/replies` for public replies, which Meta never refuses twice), for
 //! end-to-end tests and the local stack, where Meta cannot be reached. It enforces what the product must cope
 //! with (one reply per comment, the 7-day and Live windows, tokens, 1000-byte texts, per-account rate limits)
 //! and lets a test order the rare failures (5xx, lost responses, dropped connections, any Graph error code) on
@@ -42,8 +46,8 @@ mod simulator;
 mod wire;
 
 pub use config::{ConfigError, SimConfig};
-pub use fault::{Fault, FaultKind};
+pub use fault::{Endpoint, Fault, FaultKind};
 pub use rules::{MAX_TEXT_BYTES, REPLY_WINDOW};
 pub use server::RunningSim;
 pub use simulator::Simulator;
-pub use wire::{CommentSpec, DeliveredReply, LoggedRequest, SUBSCRIBABLE_FIELDS};
+pub use wire::{CommentSpec, DeliveredReply, LoggedRequest, PublicReply, SUBSCRIBABLE_FIELDS};

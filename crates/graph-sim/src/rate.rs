@@ -14,6 +14,9 @@ pub(crate) enum Bucket {
     Hour,
     /// Replies to Live comments.
     Live,
+    /// Public replies to comments (`POST` and `GET /{comment_id}/replies`), against the account's Business Use
+    /// Case budget.
+    PublicReplies,
 }
 
 /// What the usage headers report after a call.

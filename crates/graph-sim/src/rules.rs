@@ -3,8 +3,9 @@
 //! decisions are synchronous and made under one lock (the [`Simulator`]'s), so that the order of events is the
 //! order of the log.
 //!
-//! This file holds the state and the rules of a private reply; the first checks of either endpoint (path and
-//! token) are in `access`, the `subscribed_apps` endpoint in `subscriptions`: each an `impl State` block.
+//! This file holds the state and the rules of a private reply (and how a fault shapes an answer); the first
+//! checks of every endpoint (path and token) are in `access`, the public replies to a comment in
+//! `public_replies`, the `subscribed_apps` endpoint in `subscriptions`: each an `impl State` block.
 //!
 //! [`Simulator`]: crate::Simulator
 
@@ -16,14 +17,16 @@ use serde_json::json;
 
 use crate::config::SimConfig;
 use crate::errors::{GraphError, SUB_NOT_REPLYABLE, SUB_OUTSIDE_WINDOW};
-use crate::fault::{Fault, FaultKind};
+use crate::fault::{Endpoint, Fault, FaultKind};
 use crate::ids::{commenter_id_for, message_id, token_fingerprint};
 use crate::rate::{Bucket, Limit, RateLimiter, Usage};
 use crate::wire::{
-    Answer, AnswerBody, DeliveredReply, ENDPOINT_MESSAGES, LoggedRequest, ReplyCall,
+    Answer, AnswerBody, DeliveredReply, ENDPOINT_MESSAGES, LoggedRequest, METHOD_POST, PublicReply,
+    ReplyCall,
 };
 
 mod access;
+mod public_replies;
 mod subscriptions;
 
 /// Longest private reply Meta accepts, in UTF-8 bytes.
@@ -56,6 +59,8 @@ pub(crate) struct State {
     pub(crate) rate: RateLimiter,
     pub(crate) log: Vec<LoggedRequest>,
     pub(crate) replies: Vec<DeliveredReply>,
+    /// Public replies published, in order (any number per comment).
+    pub(crate) public_replies: Vec<PublicReply>,
     /// Account -> the fields it subscribed the app to.
     pub(crate) subscriptions: HashMap<String, Vec<String>>,
 }
@@ -73,6 +78,7 @@ impl State {
             rate: RateLimiter::default(),
             log: Vec::new(),
             replies: Vec::new(),
+            public_replies: Vec::new(),
             subscriptions: HashMap::new(),
         }
     }
@@ -85,10 +91,20 @@ impl State {
 
     /// Takes the first pending fault that applies to this request, using up one of its `times`.
     pub(crate) fn take_fault(&mut self, call: &ReplyCall) -> Option<FaultKind> {
+        self.take_fault_on(Endpoint::Messages, &call.ig_id, call.comment_id.as_deref())
+    }
+
+    /// Takes the first pending fault aimed at `endpoint` that applies to this account and comment.
+    fn take_fault_on(
+        &mut self,
+        endpoint: Endpoint,
+        ig_id: &str,
+        comment_id: Option<&str>,
+    ) -> Option<FaultKind> {
         let idx = self
             .faults
             .iter()
-            .position(|f| f.matches(&call.ig_id, call.comment_id.as_deref()))?;
+            .position(|f| f.matches(endpoint, ig_id, comment_id))?;
         let fault = &mut self.faults[idx];
         let kind = fault.kind.clone();
         let used_up = fault.times.as_mut().is_some_and(|n| {
@@ -109,17 +125,29 @@ impl State {
         fault: Option<&FaultKind>,
     ) -> Answer {
         let now = self.now();
-        let answer = match fault {
+        let answer = self.under_fault(fault, |st| st.decide(cfg, call, fault, now));
+        self.record(call, &answer, fault, now);
+        answer
+    }
+
+    /// The answer `process` gives, as `fault` shapes it, for either endpoint that takes faults: an HTTP status
+    /// instead (after processing when the fault says so, keeping the created ID for the log), a `503 code 2`
+    /// for an undelivered delay, no answer for a closed connection; anything else is processed as usual
+    /// (`process` itself applies an injected Graph error).
+    fn under_fault(
+        &mut self,
+        fault: Option<&FaultKind>,
+        process: impl FnOnce(&mut Self) -> Answer,
+    ) -> Answer {
+        match fault {
             Some(FaultKind::HttpStatus {
                 status,
                 body,
-                process,
+                process: first,
             }) => {
-                let delivered = process
-                    .then(|| self.decide(cfg, call, fault, now).message_id)
-                    .flatten();
+                let created = first.then(|| process(self).message_id).flatten();
                 Answer {
-                    message_id: delivered,
+                    message_id: created,
                     ..Answer::http_status(*status, body.as_ref())
                 }
             }
@@ -129,10 +157,8 @@ impl State {
                 Answer::error(e, None)
             }
             Some(FaultKind::CloseConnection { process: false }) => Answer::closed(),
-            _ => self.decide(cfg, call, fault, now),
-        };
-        self.record(call, &answer, fault, now);
-        answer
+            _ => process(self),
+        }
     }
 
     /// Meta's checks in order: path, token, call budget, injected error, body, comment eligibility.
@@ -173,28 +199,8 @@ impl State {
             ),
         };
         let counted = self.rate.call(&call.ig_id, bucket, limit, now);
-        // An injected error was already used up by this call, so it wins over throttling.
-        if let Some(FaultKind::GraphError {
-            code,
-            subcode,
-            message,
-            status,
-            is_transient,
-            estimated_time_to_regain_access,
-        }) = fault
-        {
-            let mut e = GraphError::new(*code, *subcode);
-            e.status = status.unwrap_or(e.status);
-            e.is_transient = is_transient.unwrap_or(e.is_transient);
-            if let Some(m) = message {
-                e.message.clone_from(m);
-            }
-            let usage = counted.unwrap_or_else(|throttled| throttled);
-            let usage = estimated_time_to_regain_access.map_or(usage, |minutes| Usage {
-                percent: 100,
-                regain_minutes: minutes,
-            });
-            return Answer::error(e, Some(usage));
+        if let Some(injected) = injected_error(fault, counted) {
+            return injected;
         }
         let usage = match counted {
             Ok(usage) => usage,
@@ -334,8 +340,10 @@ impl State {
             code: answer.code,
             subcode: answer.subcode,
             message_id: answer.message_id.clone(),
+            reply_id: None,
             fault: fault.map(str::to_owned),
             subscribed_fields: None,
+            method: METHOD_POST.to_owned(),
         });
     }
 
@@ -343,6 +351,34 @@ impl State {
     fn next_seq(&self) -> u64 {
         u64::try_from(self.log.len()).unwrap_or(u64::MAX)
     }
+}
+
+/// The answer of an injected Graph error, if `fault` is one. The call was already counted (`counted`), and the
+/// injected error wins over throttling since this call used it up.
+fn injected_error(fault: Option<&FaultKind>, counted: Result<Usage, Usage>) -> Option<Answer> {
+    let Some(FaultKind::GraphError {
+        code,
+        subcode,
+        message,
+        status,
+        is_transient,
+        estimated_time_to_regain_access,
+    }) = fault
+    else {
+        return None;
+    };
+    let mut e = GraphError::new(*code, *subcode);
+    e.status = status.unwrap_or(e.status);
+    e.is_transient = is_transient.unwrap_or(e.is_transient);
+    if let Some(m) = message {
+        e.message.clone_from(m);
+    }
+    let usage = counted.unwrap_or_else(|throttled| throttled);
+    let usage = estimated_time_to_regain_access.map_or(usage, |minutes| Usage {
+        percent: 100,
+        regain_minutes: minutes,
+    });
+    Some(Answer::error(e, Some(usage)))
 }
 
 #[cfg(test)]

@@ -13,7 +13,8 @@ use crate::fault::{Fault, FaultKind};
 use crate::ids::commenter_id_for;
 use crate::rules::{Comment, State};
 use crate::wire::{
-    Answer, CommentSpec, DeliveredReply, LoggedRequest, ReplyCall, parse_subscribed_fields,
+    Answer, CommentSpec, DeliveredReply, LoggedRequest, PublicReply, PublicReplyCall, ReplyCall,
+    parse_reply_fields, parse_subscribed_fields,
 };
 
 /// The simulator: shared state behind an `Arc`, cheap to clone. Every control operation is a method here and
@@ -133,7 +134,8 @@ impl Simulator {
         self.lock().faults.clear();
     }
 
-    /// Every request to the messages and subscribed_apps endpoints, in order (`endpoint` tells them apart).
+    /// Every request to the messages, subscribed_apps and replies endpoints, in order (`endpoint` and `method`
+    /// tell them apart).
     pub fn log(&self) -> Vec<LoggedRequest> {
         self.lock().log.clone()
     }
@@ -141,6 +143,21 @@ impl Simulator {
     /// Replies actually delivered, in order.
     pub fn replies(&self) -> Vec<DeliveredReply> {
         self.lock().replies.clone()
+    }
+
+    /// Public replies published with `POST /{version}/{comment_id}/replies`, in order, including those whose
+    /// answer a fault lost.
+    pub fn public_replies(&self) -> Vec<PublicReply> {
+        self.lock().public_replies.clone()
+    }
+
+    /// Public replies published to `comment_id`: any number, since Meta refuses no second one.
+    pub fn public_reply_count_for(&self, comment_id: &str) -> usize {
+        self.lock()
+            .public_replies
+            .iter()
+            .filter(|r| r.comment_id == comment_id)
+            .count()
     }
 
     /// The fields account `ig_id` subscribed the app to with `POST /{version}/{ig_id}/subscribed_apps`, if it did.
@@ -170,7 +187,8 @@ impl Simulator {
             .count()
     }
 
-    /// Back to the start-up configuration: tokens, no comments, no faults, no log, clock at real time.
+    /// Back to the start-up configuration: tokens, no comments, no replies (private or public), no faults, no
+    /// log, clock at real time.
     pub fn reset(&self) {
         *self.lock() = State::new(&self.inner.cfg);
     }
@@ -183,6 +201,40 @@ impl Simulator {
     /// Decides the answer to one request (under `fault`, if one applies) and logs it.
     pub(crate) fn respond(&self, call: &ReplyCall, fault: Option<&FaultKind>) -> Answer {
         self.lock().respond(&self.inner.cfg, call, fault)
+    }
+
+    /// Takes the first pending public-reply fault that applies to this request, using up one of its `times`.
+    pub(crate) fn take_public_reply_fault(&self, call: &PublicReplyCall) -> Option<FaultKind> {
+        self.lock().take_public_reply_fault(call)
+    }
+
+    /// Decides the answer to one `POST .../replies` (under `fault`, if one applies), records and logs it.
+    pub(crate) fn respond_public_reply(
+        &self,
+        call: &PublicReplyCall,
+        fault: Option<&FaultKind>,
+    ) -> Answer {
+        self.lock()
+            .respond_public_reply(&self.inner.cfg, call, fault)
+    }
+
+    /// `GET /{version}/{comment_id}/replies?fields=...`: the comment's public replies, oldest first. Logged.
+    pub(crate) fn list_public_replies(
+        &self,
+        version: &str,
+        comment_id: &str,
+        token: Option<&str>,
+        fields: Option<&str>,
+    ) -> Answer {
+        let fields = parse_reply_fields(fields);
+        self.lock()
+            .list_public_replies(&self.inner.cfg, version, comment_id, token, &fields)
+    }
+
+    /// The account comment (or public reply) `comment_id` belongs to, empty when unknown: the key of the usage
+    /// header of the public-reply endpoints.
+    pub(crate) fn account_of_comment(&self, comment_id: &str) -> String {
+        self.lock().comment_account(comment_id).unwrap_or_default()
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -1,6 +1,8 @@
 //! The wire format: a reply request read leniently from its body, the answer to send back (still independent
 //! of the HTTP framework; `http` renders it), and the serde types of the control routes and the log. Shapes
 //! only, no rule, so that the rules read as decisions and the shapes can be tested without a simulator.
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -58,17 +60,22 @@ impl CommentSpec {
     }
 }
 
-/// One request to the messages or subscribed_apps endpoint, in arrival order. Never holds the token, only its
-/// fingerprint.
+/// One request to the messages, subscribed_apps or replies endpoint, in arrival order. Never holds the token,
+/// only its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedRequest {
     pub seq: u64,
-    /// `messages` or `subscribed_apps`.
+    /// `messages`, `subscribed_apps` or `replies` (public replies to a comment, `POST` or `GET`: see `method`).
     #[serde(default = "messages_endpoint")]
     pub endpoint: String,
+    /// `POST`, or `GET` for the list of a comment's public replies.
+    #[serde(default = "post_method")]
+    pub method: String,
     /// Simulated time of arrival.
     pub at: DateTime<Utc>,
     pub version: String,
+    /// The account: the path's for `messages` and `subscribed_apps`; for `replies`, the replying account (the
+    /// comment's, or the token's own), empty when neither is known.
     pub ig_id: String,
     pub comment_id: Option<String>,
     pub token_fingerprint: Option<String>,
@@ -79,8 +86,11 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     pub code: Option<u32>,
     pub subcode: Option<u32>,
-    /// Set when the reply was delivered.
+    /// Set when the private reply was delivered (never for public replies: see `reply_id`).
     pub message_id: Option<String>,
+    /// The new comment's ID, set when a public reply was published (even if its answer was then lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_id: Option<String>,
     /// The injected fault that applied, if any (`http_status`, `delay`, `close_connection`, `graph_error`).
     pub fault: Option<String>,
     /// The `subscribed_fields` of a `subscribed_apps` request.
@@ -92,9 +102,17 @@ fn messages_endpoint() -> String {
     ENDPOINT_MESSAGES.to_owned()
 }
 
+fn post_method() -> String {
+    METHOD_POST.to_owned()
+}
+
 /// The `endpoint` of a [`LoggedRequest`].
 pub(crate) const ENDPOINT_MESSAGES: &str = "messages";
 pub(crate) const ENDPOINT_SUBSCRIBED_APPS: &str = "subscribed_apps";
+pub(crate) const ENDPOINT_REPLIES: &str = "replies";
+/// The `method` of a [`LoggedRequest`].
+pub(crate) const METHOD_POST: &str = "POST";
+pub(crate) const METHOD_GET: &str = "GET";
 
 /// The webhook fields an Instagram account can subscribe an app to (Instagram webhooks reference).
 pub const SUBSCRIBABLE_FIELDS: &[&str] = &[
@@ -122,6 +140,106 @@ pub struct DeliveredReply {
     pub message_id: String,
     pub text: String,
     pub at: DateTime<Utc>,
+}
+
+/// A public reply published with `POST /{version}/{comment_id}/replies`: any number per comment, since Meta
+/// refuses none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicReply {
+    /// The comment replied to.
+    pub comment_id: String,
+    /// The replying account (whose token the request carried).
+    pub ig_id: String,
+    /// The new comment's ID, as answered in `{"id": ...}`.
+    pub reply_id: String,
+    pub text: String,
+    /// Simulated time of publication.
+    pub at: DateTime<Utc>,
+}
+
+/// A request to `POST /{version}/{comment_id}/replies`. Meta reads `message` and `access_token` from the
+/// query or the body (form-encoded or JSON), the body winning; the token also from `Authorization`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PublicReplyCall {
+    pub version: String,
+    pub comment_id: String,
+    pub token: Option<String>,
+    pub text: Option<String>,
+}
+
+impl PublicReplyCall {
+    /// `token` comes from the `Authorization` header; the `access_token` parameter is the fallback.
+    pub fn parse(
+        version: String,
+        comment_id: String,
+        token: Option<String>,
+        query: &HashMap<String, String>,
+        body: &[u8],
+    ) -> Self {
+        let params = body_params(body);
+        let param = |name: &str| params.get(name).or_else(|| query.get(name)).cloned();
+        Self {
+            token: token.or_else(|| param("access_token")),
+            text: param("message"),
+            version,
+            comment_id,
+        }
+    }
+}
+
+/// The parameters of a body: a JSON object's string (or number) members, or else `a=b&c=d` form fields.
+fn body_params(body: &[u8]) -> HashMap<String, String> {
+    if let Ok(Value::Object(obj)) = serde_json::from_slice::<Value>(body) {
+        return obj
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::String(s) => Some((k, s)),
+                Value::Number(n) => Some((k, n.to_string())),
+                _ => None,
+            })
+            .collect();
+    }
+    body.split(|b| *b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            (form_decode(k), form_decode(v))
+        })
+        .collect()
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; invalid UTF-8 is replaced.
+fn form_decode(raw: &[u8]) -> String {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        let hex = raw
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b, hex) {
+            (b'+', _) => out.push(b' '),
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 2;
+            }
+            _ => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `fields` of `GET /{version}/{comment_id}/replies`: comma-separated, blanks dropped; `id,text` when
+/// absent, as Meta's default.
+pub(crate) fn parse_reply_fields(raw: Option<&str>) -> Vec<String> {
+    match raw.map(parse_subscribed_fields) {
+        Some(fields) if !fields.is_empty() => fields,
+        _ => vec!["id".to_owned(), "text".to_owned()],
+    }
 }
 
 /// A request to `POST /{version}/{ig_id}/messages`, read leniently so that even a malformed one can be logged
@@ -206,6 +324,8 @@ pub(crate) struct Answer {
     pub usage: Option<Usage>,
     pub code: Option<u32>,
     pub subcode: Option<u32>,
+    /// What the call created, even when the answer says otherwise: the private reply's message ID, or the
+    /// public reply's new comment ID.
     pub message_id: Option<String>,
 }
 
@@ -307,6 +427,40 @@ mod tests {
         assert_eq!(c.text.as_deref(), Some("hi"));
         assert_eq!(c.token.as_deref(), Some("t"));
         assert_eq!(c.shape_error, None);
+    }
+
+    #[test]
+    fn a_public_reply_reads_form_json_or_query_parameters() {
+        let query = HashMap::from([
+            ("message".to_owned(), "from query".to_owned()),
+            ("access_token".to_owned(), "q".to_owned()),
+        ]);
+        let form = PublicReplyCall::parse(
+            "v25.0".into(),
+            "c1".into(),
+            None,
+            &query,
+            b"message=Thanks+%F0%9F%98%8D+a%26b&access_token=t",
+        );
+        assert_eq!(form.text.as_deref(), Some("Thanks 😍 a&b"));
+        assert_eq!(form.token.as_deref(), Some("t"));
+        let json = PublicReplyCall::parse(
+            "v25.0".into(),
+            "c1".into(),
+            Some("h".into()),
+            &HashMap::new(),
+            br#"{"message":"hi","access_token":"t"}"#,
+        );
+        assert_eq!(json.text.as_deref(), Some("hi"));
+        assert_eq!(json.token.as_deref(), Some("h"));
+        let q = PublicReplyCall::parse("v25.0".into(), "c1".into(), None, &query, b"");
+        assert_eq!(q.text.as_deref(), Some("from query"));
+        assert_eq!(q.token.as_deref(), Some("q"));
+    }
+
+    #[test]
+    fn form_decoding_keeps_malformed_escapes_as_they_are() {
+        assert_eq!(form_decode(b"100%25+%zz%4"), "100% %zz%4");
     }
 
     #[test]

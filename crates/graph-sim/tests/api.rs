@@ -600,3 +600,374 @@ async fn subscribing_with_a_bad_token_is_190_and_with_an_unknown_field_is_100() 
             .all(|r| r.endpoint == "subscribed_apps")
     );
 }
+
+// Public replies: `POST`/`GET /{version}/{comment_id}/replies`.
+
+impl TestSim {
+    fn replies_url(&self, comment_id: &str) -> String {
+        self.running.url(&format!("/v25.0/{comment_id}/replies"))
+    }
+
+    /// A public reply with `message` form-encoded in the body, as Meta's clients send it.
+    async fn public_reply_with(&self, token: &str, comment_id: &str, message: &str) -> Answer {
+        let req = self
+            .client
+            .post(self.replies_url(comment_id))
+            .bearer_auth(token)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("message={}", form_encode(message)));
+        self.send(req).await.unwrap()
+    }
+
+    async fn public_reply(&self, comment_id: &str, message: &str) -> Answer {
+        self.public_reply_with(TOKEN, comment_id, message).await
+    }
+
+    async fn list_public_replies(&self, comment_id: &str, fields: &str) -> Answer {
+        let req = self.client.get(format!(
+            "{}?fields={}&access_token={TOKEN}",
+            self.replies_url(comment_id),
+            form_encode(fields)
+        ));
+        self.send(req).await.unwrap()
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            b' ' => "+".to_owned(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_public_reply_is_answered_with_a_new_comment_id_and_recorded() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .register_comment(CommentSpec::new("18058455121735594", IG));
+
+    let a = t
+        .public_reply("18058455121735594", "Sent you a DM & more 😍")
+        .await;
+
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let id = a.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 17, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_digit()), "{id}");
+    assert_eq!(a.usage()["type"], "instagram");
+    let published = t.sim().public_replies();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].comment_id, "18058455121735594");
+    assert_eq!(published[0].ig_id, IG);
+    assert_eq!(published[0].reply_id, id);
+    assert_eq!(published[0].text, "Sent you a DM & more 😍");
+    assert_eq!(t.sim().reply_count_for("18058455121735594"), 0, "no DM");
+    let log = t.sim().log();
+    assert_eq!(
+        (log[0].endpoint.as_str(), log[0].method.as_str()),
+        ("replies", "POST")
+    );
+    assert_eq!(log[0].ig_id, IG);
+    assert_eq!(log[0].reply_id.as_deref(), Some(id.as_str()));
+    assert_eq!(log[0].message_id, None);
+    assert_eq!(log[0].status, Some(200));
+}
+
+#[tokio::test]
+async fn a_second_public_reply_to_the_same_comment_is_accepted_too() {
+    let t = spawn_sim(|_| {}).await;
+    let first = t.public_reply("c1", "one").await;
+    // Also as Meta takes it: both parameters in the query string.
+    let req = t.client.post(format!(
+        "{}?message=two&access_token={TOKEN}",
+        t.replies_url("c1")
+    ));
+    let second = t.send(req).await.unwrap();
+
+    assert_eq!((first.status, second.status), (200, 200), "{second:?}");
+    assert_ne!(first.body["id"], second.body["id"]);
+    assert_eq!(t.sim().public_reply_count_for("c1"), 2);
+    let texts: Vec<String> = t
+        .sim()
+        .public_replies()
+        .into_iter()
+        .map(|r| r.text)
+        .collect();
+    assert_eq!(texts, ["one", "two"]);
+}
+
+#[tokio::test]
+async fn listing_a_comments_public_replies_shows_them_oldest_first_from_the_account() {
+    let t = spawn_sim(|_| {}).await;
+    let first = t.public_reply("c1", "one").await;
+    t.sim().advance_clock(Duration::from_secs(60));
+    let second = t.public_reply("c1", "two").await;
+    t.public_reply("c2", "elsewhere").await;
+
+    let a = t.list_public_replies("c1", "id,text,from").await;
+
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let data = a.body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data[0]["id"], first.body["id"]);
+    assert_eq!(data[1]["id"], second.body["id"]);
+    assert_eq!(data[0]["text"], "one");
+    assert_eq!(data[0]["from"]["id"], IG);
+    let username = data[0]["from"]["username"].as_str().unwrap();
+    assert!(!username.is_empty());
+    assert_eq!(data[1]["from"]["username"], username, "stable");
+    assert_eq!(a.usage()["type"], "instagram");
+
+    let narrow = t.list_public_replies("c1", "text,nonsense").await;
+    assert_eq!(narrow.status, 200);
+    assert_eq!(
+        narrow.body["data"][0],
+        json!({"id": first.body["id"], "text": "one"})
+    );
+    let log = t.sim().log();
+    let last = log.last().unwrap();
+    assert_eq!(
+        (last.endpoint.as_str(), last.method.as_str()),
+        ("replies", "GET")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_token_is_refused_with_the_same_190_shapes_as_a_private_reply() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim().register_comment(CommentSpec::new("c1", IG));
+
+    let unknown = t.public_reply_with("not-a-token", "c1", "hi").await;
+    assert_eq!(unknown.codes(), (400, Some(190), None));
+    assert_eq!(unknown.body["error"]["type"], "OAuthException");
+    assert_eq!(
+        t.public_reply_with("not-a-token", "never-seen", "hi")
+            .await
+            .codes(),
+        (400, Some(190), None)
+    );
+    let no_token = t.client.post(format!("{}?message=hi", t.replies_url("c1")));
+    assert_eq!(
+        t.send(no_token).await.unwrap().codes(),
+        (400, Some(104), None)
+    );
+    let list = t.client.get(t.replies_url("c1")).bearer_auth("not-a-token");
+    assert_eq!(t.send(list).await.unwrap().codes(), (400, Some(190), None));
+
+    t.sim().expire_token(TOKEN);
+    assert_eq!(
+        t.public_reply("c1", "hi").await.codes(),
+        (400, Some(190), Some(463))
+    );
+    t.sim().set_token(IG, TOKEN);
+    t.sim()
+        .set_token("17841400000000002", "other-account-token");
+    assert_eq!(
+        t.public_reply_with("other-account-token", "c1", "hi")
+            .await
+            .codes(),
+        (400, Some(100), Some(33)),
+        "another account's comment"
+    );
+    assert_eq!(t.sim().public_replies().len(), 0);
+    assert_eq!(t.public_reply("c1", "hi").await.status, 200);
+}
+
+#[tokio::test]
+async fn with_only_the_default_token_a_public_reply_needs_a_comment_the_simulator_knows() {
+    let t = spawn_sim(|cfg| cfg.default_token = Some("shared".into())).await;
+    t.sim().register_comment(CommentSpec::new("known", IG));
+
+    assert_eq!(
+        t.public_reply_with("shared", "unknown", "hi").await.codes(),
+        (400, Some(100), Some(33))
+    );
+    assert_eq!(
+        t.public_reply_with("shared", "known", "hi").await.status,
+        200
+    );
+    assert_eq!(t.sim().public_replies()[0].ig_id, IG);
+}
+
+#[tokio::test]
+async fn a_live_comment_cannot_get_a_public_reply() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .register_comment(CommentSpec::new("c-live", IG).live_on("live-media-1"));
+
+    let a = t.public_reply("c-live", "hi").await;
+
+    assert_eq!(a.codes(), (400, Some(100), None));
+    assert!(
+        a.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Live"),
+        "{:?}",
+        a.body
+    );
+    assert_eq!(t.sim().public_reply_count_for("c-live"), 0);
+}
+
+#[tokio::test]
+async fn an_empty_or_missing_message_or_a_reply_to_a_reply_is_an_invalid_parameter() {
+    let t = spawn_sim(|_| {}).await;
+
+    assert_eq!(
+        t.public_reply("c1", "").await.codes(),
+        (400, Some(100), None)
+    );
+    let missing = t.client.post(t.replies_url("c1")).bearer_auth(TOKEN);
+    assert_eq!(
+        t.send(missing).await.unwrap().codes(),
+        (400, Some(100), None)
+    );
+    let reply = t.public_reply("c1", "top level").await;
+    let reply_id = reply.body["id"].as_str().unwrap();
+    assert_eq!(
+        t.public_reply(reply_id, "nested").await.codes(),
+        (400, Some(100), None),
+        "top-level comments only"
+    );
+    // No length limit is documented for comments.
+    assert_eq!(t.public_reply("c2", &"x".repeat(1500)).await.status, 200);
+    assert_eq!(t.sim().public_replies().len(), 2);
+}
+
+#[tokio::test]
+async fn strict_comments_refuse_a_public_reply_to_an_unknown_comment() {
+    let t = spawn_sim(|cfg| cfg.strict_comments = true).await;
+    assert_eq!(
+        t.public_reply("unknown", "hi").await.codes(),
+        (400, Some(100), Some(33))
+    );
+    assert!(t.sim().public_replies().is_empty());
+}
+
+#[tokio::test]
+async fn processed_then_500_publishes_the_public_reply_but_answers_500() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim().inject(
+        Fault::http_status_after_processing(500)
+            .on_public_replies()
+            .for_comment("c1")
+            .once(),
+    );
+
+    let a = t.public_reply("c1", "hi").await;
+
+    assert_eq!(a.status, 500);
+    assert_eq!(a.body["error"]["code"], 2);
+    assert_eq!(t.sim().public_reply_count_for("c1"), 1, "published anyway");
+    let log = t.sim().log();
+    assert_eq!(log[0].status, Some(500));
+    assert_eq!(log[0].fault.as_deref(), Some("http_status"));
+    assert_eq!(
+        log[0].reply_id.as_deref(),
+        Some(t.sim().public_replies()[0].reply_id.as_str())
+    );
+    // The retry a client makes without reconciling publishes a second reply.
+    assert_eq!(t.public_reply("c1", "hi").await.status, 200);
+    assert_eq!(t.sim().public_reply_count_for("c1"), 2);
+}
+
+#[tokio::test]
+async fn lost_answers_to_public_replies_hang_up_or_time_out_after_publishing() {
+    let t = spawn_sim(|_| {}).await;
+    t.control(
+        "/_sim/faults",
+        json!({"kind": "close_connection", "process": true, "endpoint": "public_replies", "times": 1}),
+    )
+    .await;
+    t.sim().inject(
+        Fault::delay(Duration::from_millis(400), true)
+            .on_public_replies()
+            .once(),
+    );
+    t.sim().inject(
+        Fault::delay(Duration::from_millis(400), false)
+            .on_public_replies()
+            .once(),
+    );
+
+    let send = |comment_id: &'static str| {
+        t.client
+            .post(format!("{}?message=hi", t.replies_url(comment_id)))
+            .bearer_auth(TOKEN)
+            .timeout(Duration::from_millis(200))
+            .send()
+    };
+    let hung_up = send("c1").await.unwrap_err();
+    let timed_out = send("c2").await.unwrap_err();
+    let not_sent = send("c3").await.unwrap_err();
+
+    assert!(!hung_up.is_timeout(), "{hung_up:?}");
+    assert!(timed_out.is_timeout() && not_sent.is_timeout());
+    assert_eq!(t.sim().public_reply_count_for("c1"), 1);
+    assert_eq!(t.sim().public_reply_count_for("c2"), 1);
+    assert_eq!(t.sim().public_reply_count_for("c3"), 0);
+    let log = t.sim().log();
+    assert_eq!(log[0].status, None);
+    assert!(log[0].reply_id.is_some());
+}
+
+#[tokio::test]
+async fn faults_aimed_at_private_replies_leave_public_replies_alone_and_vice_versa() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim().inject(Fault::http_status(503));
+    t.sim().inject(
+        Fault::graph_error(368, None)
+            .for_account(IG)
+            .on_public_replies(),
+    );
+
+    assert_eq!(t.reply("c1", "dm").await.status, 503);
+    let public = t.public_reply("c1", "public").await;
+    assert_eq!(public.codes(), (400, Some(368), None));
+
+    t.sim().clear_faults();
+    t.sim().inject(
+        Fault::http_status(502)
+            .on_public_replies()
+            .for_comment("c1"),
+    );
+    assert_eq!(t.reply("c1", "dm").await.status, 200);
+    assert_eq!(t.public_reply("c1", "public").await.status, 502);
+    assert_eq!(t.public_reply("c2", "public").await.status, 200);
+    assert_eq!(t.sim().public_replies().len(), 1);
+}
+
+#[tokio::test]
+async fn public_replies_have_their_own_budget_refused_with_80002() {
+    let t = spawn_sim(|cfg| cfg.public_reply_limit = 2).await;
+    assert_eq!(t.public_reply("c1", "a").await.status, 200);
+    assert_eq!(t.list_public_replies("c1", "id").await.status, 200);
+
+    let refused = t.public_reply("c1", "b").await;
+
+    assert_eq!(refused.codes().1, Some(80002));
+    assert_eq!(refused.usage()["call_count"], 100);
+    assert_eq!(t.sim().public_reply_count_for("c1"), 1);
+    assert_eq!(t.reply("c1", "dm").await.status, 200, "DMs unaffected");
+}
+
+#[tokio::test]
+async fn the_control_route_lists_public_replies_and_reset_forgets_them() {
+    let t = spawn_sim(|_| {}).await;
+    t.public_reply("c1", "one").await;
+
+    let listed = t.get("/_sim/public_replies").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["comment_id"], "c1");
+    assert_eq!(listed[0]["ig_id"], IG);
+    assert_eq!(listed[0]["text"], "one");
+
+    t.control("/_sim/reset", json!({})).await;
+    assert!(t.sim().public_replies().is_empty());
+    assert_eq!(t.get("/_sim/public_replies").await, json!([]));
+}

@@ -1,5 +1,6 @@
-//! Who may call, checked first by either endpoint: a `/{version}/...` path that names an API version, then a
-//! token the account accepts (and that has not expired). One place, so that both endpoints refuse alike.
+//! Who may call, checked first by every endpoint: a `/{version}/...` path that names an API version, then a
+//! token the account accepts (and that has not expired). One place, so that all endpoints refuse alike; the
+//! public-reply endpoints, whose path names a comment, find the account from the comment or the token.
 
 use chrono::{DateTime, Utc};
 
@@ -17,15 +18,12 @@ impl State {
         token: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<(), GraphError> {
-        if !is_version(version) {
-            return Err(GraphError::new(2500, None).with_message(format!(
-                "Unknown path components: /{version}/{ig_id}/{endpoint}"
-            )));
-        }
+        check_version(version, ig_id, endpoint)?;
         self.check_token(ig_id, token, now)
     }
 
-    fn check_token(
+    /// The token check alone: present (`104`), not expired (`190/463`), accepted by account `ig_id` (`190`).
+    pub(super) fn check_token(
         &self,
         ig_id: &str,
         token: Option<&str>,
@@ -51,6 +49,34 @@ impl State {
         } else {
             Err(GraphError::new(190, None))
         }
+    }
+}
+
+impl State {
+    /// The account whose own token `token` is (the smallest ID if several share it), ignoring the default token
+    /// that every account accepts: who is calling, for the endpoints whose path names no account.
+    pub(super) fn token_account(&self, token: &str) -> Option<String> {
+        self.tokens
+            .iter()
+            .filter(|(_, t)| *t == token)
+            .map(|(ig_id, _)| ig_id)
+            .min()
+            .cloned()
+    }
+}
+
+/// `/{version}/{object_id}/{endpoint}` must name a `vNN.N` API version (`2500` otherwise).
+pub(super) fn check_version(
+    version: &str,
+    object_id: &str,
+    endpoint: &str,
+) -> Result<(), GraphError> {
+    if is_version(version) {
+        Ok(())
+    } else {
+        Err(GraphError::new(2500, None).with_message(format!(
+            "Unknown path components: /{version}/{object_id}/{endpoint}"
+        )))
     }
 }
 

@@ -8,7 +8,7 @@ use super::State;
 use crate::errors::GraphError;
 use crate::ids::token_fingerprint;
 use crate::wire::{
-    Answer, AnswerBody, ENDPOINT_SUBSCRIBED_APPS, LoggedRequest, SUBSCRIBABLE_FIELDS,
+    Answer, AnswerBody, ENDPOINT_SUBSCRIBED_APPS, LoggedRequest, METHOD_POST, SUBSCRIBABLE_FIELDS,
 };
 
 impl State {
@@ -47,8 +47,10 @@ impl State {
             code: answer.code,
             subcode: answer.subcode,
             message_id: None,
+            reply_id: None,
             fault: None,
             subscribed_fields: fields,
+            method: METHOD_POST.to_owned(),
         });
         answer
     }
