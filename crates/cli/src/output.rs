@@ -135,6 +135,16 @@ pub fn bad(text: &str) -> String {
     Style::new().red().bold().apply_to(text).to_string()
 }
 
+/// Says that a scan stopped at its `--max-scan` bound, and what that means for the output (`consequence`).
+pub fn say_scan_truncated(max_scan: u64, consequence: &str) {
+    println!(
+        "{}",
+        bad(&format!(
+            "The scan stopped at --max-scan {max_scan} items: {consequence}"
+        ))
+    );
+}
+
 pub fn dim(text: &str) -> String {
     Style::new().dim().apply_to(text).to_string()
 }

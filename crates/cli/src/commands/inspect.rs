@@ -92,12 +92,9 @@ pub async fn list(args: ListArgs, out: &Output) -> Result<(), Failure> {
         );
     }
     if scanned.truncated {
-        println!(
-            "{}",
-            output::bad(&format!(
-                "The scan stopped at --max-scan {} items: the table has more, so newer comments may be missing.",
-                args.max_scan
-            ))
+        output::say_scan_truncated(
+            args.max_scan,
+            "the table has more, so newer comments may be missing.",
         );
     }
     Ok(())
@@ -343,13 +340,7 @@ pub async fn stats(args: StatsArgs, out: &Output) -> Result<(), Failure> {
         ))
     );
     if scanned.truncated {
-        println!(
-            "{}",
-            output::bad(&format!(
-                "The scan stopped at --max-scan {} items: these counts are a lower bound.",
-                args.max_scan
-            ))
-        );
+        output::say_scan_truncated(args.max_scan, "these counts are a lower bound.");
     }
     Ok(())
 }

@@ -858,17 +858,21 @@ async fn a_backfill_through_the_local_stack_answers_an_earlier_comment_exactly_o
         "id: catalogue\naccount: '{ACCOUNT}'\nkeywords: [catalogue]\nreply: ['Here it is, {{username}}']\n"
     ));
     run(apply).await.success();
-    let backfill = run(replyctl(&[
-        "--json",
-        "campaign",
-        "backfill",
-        "catalogue",
-        "--account",
-        ACCOUNT,
-    ]))
-    .await;
-    let report = stdout_json(&backfill);
-    backfill.success();
+    let backfill = || async {
+        let args = [
+            "--json",
+            "campaign",
+            "backfill",
+            "catalogue",
+            "--account",
+            ACCOUNT,
+        ];
+        let done = run(replyctl(&args)).await;
+        let report = stdout_json(&done);
+        done.success();
+        report
+    };
+    let report = backfill().await;
     assert_eq!(report["requeued"], serde_json::json!([ID]), "{report}");
     let replied = wait_for(ID, "REPLIED").await;
     assert_eq!(string_of(&replied, "campaign_id"), "catalogue");
@@ -876,17 +880,7 @@ async fn a_backfill_through_the_local_stack_answers_an_earlier_comment_exactly_o
     let texts: Vec<String> = sim.replies().into_iter().map(|r| r.text).collect();
     assert_eq!(texts, ["Here it is, early.bird"]);
 
-    let again = run(replyctl(&[
-        "--json",
-        "campaign",
-        "backfill",
-        "catalogue",
-        "--account",
-        ACCOUNT,
-    ]))
-    .await;
-    let report = stdout_json(&again);
-    again.success();
+    let report = backfill().await;
     assert_eq!(report["requeued"], serde_json::json!([]), "{report}");
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     assert_eq!(sim.reply_count_for(ID), 1);

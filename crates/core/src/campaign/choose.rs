@@ -84,13 +84,13 @@ pub struct Chosen<'a> {
 }
 
 impl Chosen<'_> {
-    /// What is frozen on the comment's item (the variant 1-based, as people count).
-    pub fn to_choice(&self) -> Option<ReplyChoice> {
-        let text = self.text.clone().ok()?;
-        Some(ReplyChoice {
+    /// What is frozen on the comment's item (the variant 1-based, as people count), or why the text cannot
+    /// be sent.
+    pub fn to_choice(&self) -> Result<ReplyChoice, TextTooLong> {
+        Ok(ReplyChoice {
             campaign_id: Some(self.campaign.campaign_id.clone()),
             variant: u32::try_from(self.variant + 1).ok(),
-            text,
+            text: self.text.clone()?,
         })
     }
 }
@@ -398,7 +398,7 @@ mod tests {
         let chosen = book.choose(&s).unwrap_or_else(|| panic!("no choice"));
         let expected = ["one ", "two there", "three"][chosen.variant];
         assert_eq!(chosen.text.as_deref(), Ok(expected));
-        let choice = chosen.to_choice().unwrap_or_else(|| panic!("no choice"));
+        let choice = chosen.to_choice().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(choice.campaign_id.as_deref(), Some("v"));
         assert_eq!(choice.variant, u32::try_from(chosen.variant + 1).ok());
     }

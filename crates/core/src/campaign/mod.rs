@@ -76,11 +76,11 @@ pub fn decide(
     match campaigns.choose(&Subject::from(comment)) {
         None => Verdict::Skip(StatusReason::NoMatchingCampaign),
         Some(chosen) => match chosen.to_choice() {
-            Some(choice) => Verdict::Reply {
+            Ok(choice) => Verdict::Reply {
                 choice,
                 fresh: true,
             },
-            None => Verdict::TooLong(chosen.text.err().unwrap_or(TextTooLong(0))),
+            Err(too_long) => Verdict::TooLong(too_long),
         },
     }
 }

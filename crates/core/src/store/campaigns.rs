@@ -2,14 +2,14 @@
 //! campaign file's fields (see [`crate::campaign::model`]). The replier reads an account's campaigns with one
 //! Query (then caches them); `replyctl campaign` writes them.
 
+use super::dynamo::is_condition_failure;
+use super::expression::s;
 use super::{Item, StoreError};
 use crate::campaign::{Campaign, CampaignStatus};
 use crate::comment::format_time;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -46,22 +46,11 @@ pub struct DynamoCampaignStore {
     table: String,
 }
 
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
 fn key(account_id: &str, campaign_id: &str) -> Item {
     HashMap::from([
         (ACCOUNT_ID.to_owned(), s(account_id)),
         (CAMPAIGN_ID.to_owned(), s(campaign_id)),
     ])
-}
-
-fn is_condition_failure(e: &SdkError<UpdateItemError>) -> bool {
-    matches!(
-        e.as_service_error(),
-        Some(UpdateItemError::ConditionalCheckFailedException(_))
-    )
 }
 
 impl DynamoCampaignStore {

@@ -142,7 +142,10 @@ impl CommentTable for DynamoCommentStore {
         // A reply decided now is frozen with the claim, and only where no decision is on the item yet.
         let mut freeze = Expression::default();
         let also_require = match choice {
-            Some(choice) => format!(" AND {}", freeze.choice(choice)),
+            Some(choice) => {
+                freeze.choice(choice);
+                format!(" AND {}", freeze.no_decision_yet())
+            }
             None => String::new(),
         };
         let (also_set, removes) = freeze.tails();

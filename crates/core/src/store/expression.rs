@@ -141,15 +141,18 @@ impl Expression {
         }
     }
 
-    /// Freezes a reply decided now: its attributes, and (returned) the condition that no decision is on the
-    /// item yet, to be added to the write's condition.
-    pub(crate) fn choice(&mut self, choice: &ReplyChoice) -> String {
+    /// Freezes a reply decided now; the write must then also require [`Expression::no_decision_yet`].
+    pub(crate) fn choice(&mut self, choice: &ReplyChoice) {
         self.set_or_remove(attr::CAMPAIGN_ID, choice.campaign_id.as_deref().map(s));
         self.set_or_remove(
             attr::REPLY_VARIANT,
             choice.variant.map(|v| AttributeValue::N(v.to_string())),
         );
         self.set(attr::REPLY_TEXT, s(&choice.text));
+    }
+
+    /// No reply decision is frozen on the item yet (so two racing deciders cannot leave different texts).
+    pub(crate) fn no_decision_yet(&mut self) -> String {
         let text = self.name(attr::REPLY_TEXT);
         format!("attribute_not_exists({text})")
     }
@@ -162,10 +165,7 @@ impl Expression {
     ) -> String {
         let condition = self.condition(precondition);
         match &transition.choice {
-            Some(_) => {
-                let text = self.name(attr::REPLY_TEXT);
-                format!("({condition}) AND attribute_not_exists({text})")
-            }
+            Some(_) => format!("({condition}) AND {}", self.no_decision_yet()),
             None => condition,
         }
     }

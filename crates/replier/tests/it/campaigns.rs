@@ -6,7 +6,6 @@ use crate::harness::*;
 use chrono::Duration as TimeDelta;
 use graph_sim::Fault;
 use reply_core::comment::CommentStatus;
-use reply_core::lifecycle::attr;
 use reply_core::store::campaigns::DynamoCampaignStore;
 
 const SPRING: &str = "id: spring-link\nkeywords: [link, how much]\nexclude: [stop]\n\
@@ -20,14 +19,6 @@ fn text_of(app: &TestApp, id: &str) -> Vec<String> {
         .filter(|r| r.comment_id == id)
         .map(|r| r.text)
         .collect()
-}
-
-fn attribute(
-    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
-    name: &str,
-) -> Option<String> {
-    item.get(name)
-        .and_then(|v| v.as_s().cloned().or_else(|_| v.as_n().cloned()).ok())
 }
 
 async fn put_comment(app: &TestApp, id: &str, text: &str) {
@@ -44,15 +35,12 @@ async fn a_matching_comment_gets_its_campaigns_text_frozen_on_the_item() {
 
     app.deliver(&["c-ask"]).await;
 
-    let item = app.item("c-ask").await;
-    assert_eq!(attribute(&item, attr::STATUS).as_deref(), Some("REPLIED"));
-    assert_eq!(
-        attribute(&item, attr::CAMPAIGN_ID).as_deref(),
-        Some("spring-link")
-    );
-    assert_eq!(attribute(&item, attr::REPLY_VARIANT).as_deref(), Some("1"));
+    let item = app.stored("c-ask").await;
+    assert_eq!(item.status, CommentStatus::Replied);
+    assert_eq!(item.campaign_id.as_deref(), Some("spring-link"));
+    assert_eq!(item.reply_variant, Some(1));
     let sent = "Hi ana.banana! Here is the link: https://example.com/sale";
-    assert_eq!(attribute(&item, attr::REPLY_TEXT).as_deref(), Some(sent));
+    assert_eq!(item.reply_text.as_deref(), Some(sent));
     assert_eq!(text_of(&app, "c-ask"), [sent]);
 }
 
@@ -92,9 +80,9 @@ async fn reply_text_answers_only_accounts_without_any_campaign() {
         text_of(&app, "c-legacy"),
         ["Thanks ana.banana! Here is the link."]
     );
-    let item = app.item("c-legacy").await;
-    assert_eq!(attribute(&item, attr::CAMPAIGN_ID), None);
-    assert!(attribute(&item, attr::REPLY_TEXT).is_some());
+    let item = app.stored("c-legacy").await;
+    assert_eq!(item.campaign_id, None);
+    assert!(item.reply_text.is_some());
 
     // Once the account has a campaign, even a paused one, REPLY_TEXT no longer answers it.
     app.apply_campaign(ACCOUNT, &format!("{SPRING}status: paused\n"))
@@ -131,9 +119,9 @@ async fn a_retry_sends_the_frozen_text_even_after_the_campaign_was_edited() {
     put_comment(&app, "c-edit", "how much?").await;
 
     app.deliver(&["c-edit"]).await;
-    let item = app.item("c-edit").await;
-    assert_eq!(attribute(&item, attr::STATUS).as_deref(), Some("RETRY"));
-    let frozen = attribute(&item, attr::REPLY_TEXT);
+    let item = app.stored("c-edit").await;
+    assert_eq!(item.status, CommentStatus::Retry);
+    let frozen = item.reply_text;
     assert!(
         frozen
             .as_deref()
@@ -213,9 +201,9 @@ async fn a_decision_is_frozen_once_when_two_invocations_race() {
     a.unwrap();
     b.unwrap();
     assert_eq!(app.sim.sim.reply_count_for("c-race"), 1);
-    let item = app.item("c-race").await;
+    let item = app.stored("c-race").await;
     assert_eq!(
         text_of(&app, "c-race"),
-        [attribute(&item, attr::REPLY_TEXT).unwrap_or_default()]
+        [item.reply_text.unwrap_or_default()]
     );
 }

@@ -62,6 +62,9 @@ pub struct Stored {
     pub error_message: Option<String>,
     pub fbtrace_id: Option<String>,
     pub token_fingerprint: Option<String>,
+    pub campaign_id: Option<String>,
+    pub reply_variant: Option<u32>,
+    pub reply_text: Option<String>,
 }
 
 impl Stored {

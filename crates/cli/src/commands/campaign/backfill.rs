@@ -96,10 +96,10 @@ pub async fn run(args: CampaignBackfillArgs, out: &Output) -> Result<(), Failure
         match book.choose_only(&id, &Subject::from(&record)) {
             None => tally.not_matched += 1,
             Some(chosen) => match chosen.to_choice() {
-                Some(choice) => tally
+                Ok(choice) => tally
                     .matched
                     .push((record.comment_id.as_str().to_owned(), choice)),
-                None => tally.too_long.push(record.comment_id.as_str().to_owned()),
+                Err(_) => tally.too_long.push(record.comment_id.as_str().to_owned()),
             },
         }
     }
@@ -302,13 +302,9 @@ fn print_report(c: &Context<'_>, tally: &Tally, written: &Outcome) {
         ))
     );
     if c.truncated {
-        println!(
-            "{}",
-            output::bad(&format!(
-                "The scan stopped at --max-scan {} items: the table has more, so some comments were not looked at; \
-                 raise --max-scan or run it again.",
-                c.args.max_scan
-            ))
+        output::say_scan_truncated(
+            c.args.max_scan,
+            "the table has more, so some comments were not looked at; raise --max-scan or run it again.",
         );
     }
     if c.args.dry_run {

@@ -187,12 +187,9 @@ pub async fn run(args: CampaignListArgs, out: &Output) -> Result<(), Failure> {
     }
     println!("{}", output::dim(&note));
     if end.is_some_and(|e| e.truncated) {
-        println!(
-            "{}",
-            output::bad(&format!(
-                "The scan stopped at --max-scan {} items: the table has more, so these counts are a lower bound.",
-                args.max_scan
-            ))
+        output::say_scan_truncated(
+            args.max_scan,
+            "the table has more, so these counts are a lower bound.",
         );
     }
     Ok(())

@@ -136,12 +136,9 @@ pub async fn run(args: CampaignMissesArgs, out: &Output) -> Result<(), Failure> 
         );
     }
     if end.truncated {
-        println!(
-            "{}",
-            output::bad(&format!(
-                "The scan stopped at --max-scan {} items: the table has more, so more recent misses may be missing.",
-                args.max_scan
-            ))
+        output::say_scan_truncated(
+            args.max_scan,
+            "the table has more, so more recent misses may be missing.",
         );
     }
     Ok(())
