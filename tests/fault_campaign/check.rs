@@ -14,6 +14,17 @@ use testkit::faults::DynamoFault;
 pub type Item = HashMap<String, AttributeValue>;
 
 const FINAL: [&str; 4] = ["REPLIED", "FAILED", "EXPIRED", "SKIPPED"];
+/// A public reply still on its way (the comment is not settled until it is posted or given up).
+const PUBLIC_IN_PROGRESS: [&str; 3] = ["QUEUED", "POSTING", "RETRY"];
+
+/// Where the item stands: its status, or its public reply's while that is in progress.
+fn standing(item: &Item) -> &str {
+    let public = s(item, "public_reply_status");
+    if PUBLIC_IN_PROGRESS.contains(&public) {
+        return public;
+    }
+    s(item, "status")
+}
 
 fn s<'a>(item: &'a Item, key: &str) -> &'a str {
     item.get(key)
@@ -38,7 +49,7 @@ pub async fn wait_until_settled(
         if let Ok(items) = testkit::table::scan_all(client, table).await {
             let waiting: BTreeMap<&str, usize> = items
                 .iter()
-                .map(|i| s(i, "status"))
+                .map(standing)
                 .filter(|status| !FINAL.contains(status))
                 .fold(BTreeMap::new(), |mut counts, status| {
                     *counts.entry(status).or_default() += 1;
@@ -95,6 +106,7 @@ pub struct Report {
     injected: Injected,
     outcomes: BTreeMap<String, usize>,
     unconfirmed_replies: usize,
+    public_replies: BTreeMap<String, usize>,
     requests: usize,
     second_requests: usize,
     losses: usize,
@@ -112,12 +124,21 @@ impl Report {
     ) -> Self {
         let by_id: HashMap<&str, &Item> = items.iter().map(|i| (s(i, "comment_id"), i)).collect();
         let log = sim.log();
+        // Private-reply requests; public replies (`replies`) are checked on their own below.
         let mut requests: HashMap<&str, Vec<&graph_sim::LoggedRequest>> = HashMap::new();
-        for r in &log {
+        for r in log.iter().filter(|r| r.endpoint == "messages") {
             if let Some(id) = r.comment_id.as_deref() {
                 requests.entry(id).or_default().push(r);
             }
         }
+        let mut published: HashMap<String, Vec<graph_sim::PublicReply>> = HashMap::new();
+        for reply in sim.public_replies() {
+            published
+                .entry(reply.comment_id.clone())
+                .or_default()
+                .push(reply);
+        }
+        let mut public_replies: BTreeMap<String, usize> = BTreeMap::new();
         let replies_sent = sim.replies();
         let delivered: HashMap<String, usize> =
             replies_sent
@@ -228,6 +249,44 @@ impl Report {
             if ["FAILED", "EXPIRED"].contains(&status) && s(item, "status_reason").is_empty() {
                 violations.push(format!("{id}: {status} without a reason"));
             }
+            // The public reply: exactly once for a sent reply of the campaign that has one (whatever its
+            // requests met), with the frozen text, recorded with its ID; never for anything else.
+            let public = published.get(id).map_or(&[][..], Vec::as_slice);
+            let public_status = s(item, "public_reply_status");
+            let wanted = status == "REPLIED" && s(item, "campaign_id") == "link";
+            if public.len() > 1 {
+                violations.push(format!("{id}: {} public replies published", public.len()));
+            }
+            if wanted {
+                *public_replies
+                    .entry(format!(
+                        "{public_status} by {}",
+                        s(item, "public_reply_confirmed_by")
+                    ))
+                    .or_default() += 1;
+                if public_status != "POSTED" || public.len() != 1 {
+                    violations.push(format!(
+                        "{id}: public reply {public_status:?} with {} published (fault {:?}): {item:?}",
+                        public.len(),
+                        planned.public_fault
+                    ));
+                }
+                if let Some(reply) = public.first()
+                    && (reply.text != s(item, "public_reply_text")
+                        || reply.reply_id != s(item, "public_reply_id"))
+                {
+                    violations.push(format!(
+                        "{id}: published {reply:?} but the item says {:?} / {:?}",
+                        s(item, "public_reply_text"),
+                        s(item, "public_reply_id")
+                    ));
+                }
+            } else if !public.is_empty() || !public_status.is_empty() {
+                violations.push(format!(
+                    "{id}: a public reply ({public_status:?}, {} published) for a comment that has none: {item:?}",
+                    public.len()
+                ));
+            }
         }
         for r in &log {
             if r.code == Some(613) && r.fault.is_none() {
@@ -243,6 +302,7 @@ impl Report {
             injected,
             outcomes,
             unconfirmed_replies,
+            public_replies,
             requests: log.iter().filter(|r| r.comment_id.is_some()).count(),
             second_requests,
             losses,
@@ -294,6 +354,7 @@ impl fmt::Display for Report {
             "  outcomes: {:?} ({} replies recorded confirmed=false)",
             self.outcomes, self.unconfirmed_replies
         )?;
+        writeln!(f, "  public replies: {:?}", self.public_replies)?;
         writeln!(
             f,
             "  requests to Meta: {} ({} comments asked twice or more); losses: {}",

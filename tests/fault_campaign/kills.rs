@@ -15,7 +15,10 @@ use replier::ports::{AccountLedger, ReplySender};
 use replier::tokens::SendTarget;
 use replier::{Budget, TokenFingerprint};
 use reply_core::comment::{CommentRecord, CommentStatus};
-use reply_core::lifecycle::{Claim, Precondition, ReplyChoice, Transition, Written};
+use reply_core::lifecycle::{
+    Claim, Precondition, PublicPrecondition, PublicReplyMove, PublicReplyState, ReplyChoice,
+    Transition, Written,
+};
 use reply_core::store::{
     CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError,
 };
@@ -203,6 +206,35 @@ impl CommentTable for KillableComments {
         self.killer.at(KillPoint::Settled).await;
         Ok(written)
     }
+    async fn public_reply(
+        &self,
+        id: &str,
+        p: PublicPrecondition<'_>,
+        change: &PublicReplyMove,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        self.killer.at(KillPoint::Settle).await;
+        let written = self.inner.public_reply(id, p, change, now).await?;
+        self.killer.at(KillPoint::Settled).await;
+        Ok(written)
+    }
+    async fn claim_public_reply(
+        &self,
+        id: &str,
+        claim_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PublicReplyState>, StoreError> {
+        self.killer.at(KillPoint::Claim).await;
+        let claim = self
+            .inner
+            .claim_public_reply(id, claim_id, until, now)
+            .await?;
+        if claim.is_some() {
+            self.killer.at(KillPoint::Claimed).await;
+        }
+        Ok(claim)
+    }
     async fn due_page(
         &self,
         shard: &str,
@@ -316,5 +348,25 @@ impl ReplySender for KillableSender {
         let result = self.inner.send(target, comment_id, text).await;
         self.killer.at(KillPoint::Answered).await;
         result
+    }
+    async fn post_public_reply(
+        &self,
+        target: &SendTarget,
+        comment_id: &str,
+        text: &str,
+    ) -> SendResult {
+        let result = self.inner.post_public_reply(target, comment_id, text).await;
+        self.killer.at(KillPoint::Answered).await;
+        result
+    }
+    async fn public_replies_by(
+        &self,
+        target: &SendTarget,
+        comment_id: &str,
+        account_id: &str,
+    ) -> Result<Vec<String>, SendResult> {
+        self.inner
+            .public_replies_by(target, comment_id, account_id)
+            .await
     }
 }

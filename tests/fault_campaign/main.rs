@@ -93,6 +93,11 @@ fn replier_config(comments: &str, accounts: &str, sim_url: &str) -> ReplierConfi
         limit: 5,
         window: Duration::from_secs(1),
     };
+    // Per second rather than per hour, so that public replies meet their budget and wait seconds for it.
+    c.public_replies_budget = Budget {
+        limit: 10,
+        window: Duration::from_secs(1),
+    };
     c
 }
 
@@ -134,6 +139,10 @@ async fn the_pipeline_keeps_its_promises_under_a_seeded_fault_campaign() {
         if let Some(fault) = p.fault {
             sim.sim
                 .inject(fault.fault(&p.comment.comment_id, http_timeout_ms));
+        }
+        if let Some(fault) = p.public_fault {
+            sim.sim
+                .inject(fault.public_fault(&p.comment.comment_id, http_timeout_ms));
         }
     }
 

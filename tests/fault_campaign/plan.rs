@@ -26,7 +26,8 @@ pub const TOKEN_ACCOUNT: &str = "17841400000003201";
 /// texts, the others are skipped without a call. The other accounts have none and keep `REPLY_TEXT`.
 pub const CAMPAIGN_ACCOUNT: &str = FEED_ACCOUNTS[0];
 pub const CAMPAIGNS: [&str; 2] = [
-    "id: link\nkeywords: [link]\nreply: ['Link for {username}', 'Here you go, {username}']\n",
+    "id: link\nkeywords: [link]\nreply: ['Link for {username}', 'Here you go, {username}']\n\
+     public_reply: ['Sent you a DM, {username}!', 'Check your DMs, {username}']\n",
     "id: paused\nmatch: any\nstatus: paused\npriority: 9\nreply: ['never sent']\n",
 ];
 /// What a comment on [`CAMPAIGN_ACCOUNT`] that no campaign answers says.
@@ -101,6 +102,15 @@ impl GraphFault {
             },
         };
         let fault = Fault::new(kind).for_comment(comment_id);
+        self.limit(fault)
+    }
+
+    /// The fault on `comment_id`'s public reply.
+    pub fn public_fault(self, comment_id: &str, http_timeout_ms: u64) -> Fault {
+        self.fault(comment_id, http_timeout_ms).on_public_replies()
+    }
+
+    fn limit(self, fault: Fault) -> Fault {
         // Meta refuses an unknown code for good: every attempt meets it (a retry after a lost outcome too).
         if self == Self::UnknownCode {
             fault
@@ -110,11 +120,22 @@ impl GraphFault {
     }
 }
 
+/// The faults a public reply may meet (on its first request): Meta accepts a second public reply, so the
+/// ones after publishing must be reconciled, never posted again.
+const PUBLIC_FAULTS: [GraphFault; 4] = [
+    GraphFault::ServerError,
+    GraphFault::ServerErrorAfterSending,
+    GraphFault::HangUpAfterSending,
+    GraphFault::TimeoutAfterSending,
+];
+
 /// One planned comment.
 #[derive(Debug, Clone)]
 pub struct Planned {
     pub comment: SampleComment,
     pub fault: Option<GraphFault>,
+    /// The fault its public reply meets (campaign account only).
+    pub public_fault: Option<GraphFault>,
     /// False when no campaign answers it: it must end `SKIPPED` without a request.
     pub answered: bool,
 }
@@ -132,6 +153,8 @@ pub struct Plan {
 impl Plan {
     pub fn new(seed: u64, size: usize) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
+        // Its own stream of draws, so public replies leave the rest of a seed's plan as it was.
+        let mut public_rng = StdRng::seed_from_u64(seed ^ 0x7075_626c_6963);
         let live = size * 15 / 100;
         let token = size * 5 / 100;
         let feed = size - live - token;
@@ -155,6 +178,7 @@ impl Plan {
                     return Planned {
                         comment,
                         fault: None,
+                        public_fault: None,
                         answered: false,
                     };
                 }
@@ -163,9 +187,13 @@ impl Plan {
                 } else {
                     draw_fault(&mut rng)
                 };
+                let public_fault = (comment.account_id == CAMPAIGN_ACCOUNT
+                    && public_rng.random_bool(0.3))
+                .then(|| PUBLIC_FAULTS[public_rng.random_range(0..PUBLIC_FAULTS.len())]);
                 Planned {
                     comment,
                     fault,
+                    public_fault,
                     answered: true,
                 }
             })

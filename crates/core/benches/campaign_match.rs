@@ -41,6 +41,7 @@ fn bench(c: &mut Criterion) {
         time,
         text,
         username: Some("rachitsaini670"),
+        public_reply_allowed: true,
     };
     let mut group = c.benchmark_group("campaign_match_100");
     let miss =

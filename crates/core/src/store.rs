@@ -10,7 +10,8 @@ mod expression;
 use crate::comment::CommentRecord;
 use crate::ids::CommentId;
 use crate::lifecycle::{
-    Claim, CommentStatus, DueComment, Precondition, ReplyChoice, Transition, Written,
+    Claim, CommentStatus, DueComment, Precondition, PublicPrecondition, PublicReplyMove,
+    PublicReplyState, ReplyChoice, Transition, Written,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -138,6 +139,26 @@ pub trait CommentTable: CommentStore {
         transition: &Transition,
         now: DateTime<Utc>,
     ) -> Result<Written, StoreError>;
+
+    /// Applies a public-reply move if `precondition` holds (see `crate::lifecycle::public_reply`).
+    async fn public_reply(
+        &self,
+        comment_id: &str,
+        precondition: PublicPrecondition<'_>,
+        change: &PublicReplyMove,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError>;
+
+    /// `QUEUED -> POSTING` under `claim_id` until `until`, counting the attempt: the public reply's state as it
+    /// now is on the item (never as a stream image had it: a stale record must not forget an attempt that may
+    /// have published), or `None` when it is not `QUEUED` any more.
+    async fn claim_public_reply(
+        &self,
+        comment_id: &str,
+        claim_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PublicReplyState>, StoreError>;
 
     /// Up to `limit` comments of the `due` index's partition `shard` whose `due_at` has come, oldest first
     /// (one page per call; pass the returned `next` to continue).

@@ -147,10 +147,15 @@ async fn wait_for_outcome(stack: &Stack, comment_id: &str) -> anyhow::Result<()>
                 .unwrap_or_default()
         };
         let status = attr("status");
-        if matches!(
-            status.as_str(),
-            "REPLIED" | "FAILED" | "EXPIRED" | "SKIPPED"
-        ) {
+        let public = attr("public_reply_status");
+        // A campaign's public reply follows the private one: wait for it too.
+        let public_done = matches!(public.as_str(), "" | "POSTED" | "FAILED");
+        if public_done
+            && matches!(
+                status.as_str(),
+                "REPLIED" | "FAILED" | "EXPIRED" | "SKIPPED"
+            )
+        {
             let mut details: Vec<String> = Vec::new();
             for (label, key) in [("", "message_id"), ("campaign ", "campaign_id")] {
                 let value = attr(key);
@@ -160,6 +165,9 @@ async fn wait_for_outcome(stack: &Stack, comment_id: &str) -> anyhow::Result<()>
             }
             if !attr("status_reason").is_empty() {
                 details.push(format!("({})", attr("status_reason")));
+            }
+            if !public.is_empty() {
+                details.push(format!("public reply {public} {}", attr("public_reply_id")));
             }
             println!(
                 "sample comment {comment_id}: {status} {}",

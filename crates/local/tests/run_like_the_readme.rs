@@ -80,6 +80,7 @@ fn the_local_stack_replies_to_a_signed_comment_and_stops_everything_on_ctrl_c() 
     let replied = wait_for_line(&lines, &mut seen, ": REPLIED", Duration::from_secs(60));
     assert!(replied.contains("sample comment"), "{replied}");
     assert!(replied.contains("campaign spring-link"), "{replied}");
+    assert!(replied.contains("public reply POSTED"), "{replied}");
     // The sample's second comment asks for nothing: the sample campaign does not answer it.
     let skipped = wait_for_line(&lines, &mut seen, ": SKIPPED", Duration::from_secs(60));
     assert!(skipped.contains("(no_matching_campaign)"), "{skipped}");

@@ -50,6 +50,9 @@ pub struct ReplierConfig {
     pub posts_budget: Budget,
     /// `LIVE_PER_SECOND` (100) per `LIVE_WINDOW_SECS` (1): replies to Live comments.
     pub live_budget: Budget,
+    /// `PUBLIC_REPLIES_PER_HOUR` (200) per hour: public replies under comments. Meta gives no figure for
+    /// them; they count against the account's Business Use Case limit, so the default is well inside it.
+    pub public_replies_budget: Budget,
     /// `RETRY_BASE_SECS` (60): the first backoff step.
     pub retry_base: Duration,
     /// `RETRY_MAX_SECS` (21600): the largest backoff step.
@@ -106,6 +109,10 @@ impl Default for ReplierConfig {
                 limit: 100,
                 window: Duration::from_secs(1),
             },
+            public_replies_budget: Budget {
+                limit: 200,
+                window: Duration::from_secs(3600),
+            },
             retry_base: Duration::from_secs(60),
             retry_max: Duration::from_secs(21_600),
             token_recheck: Duration::from_secs(300),
@@ -139,6 +146,7 @@ impl ReplierConfig {
         "POSTS_WINDOW_SECS",
         "LIVE_PER_SECOND",
         "LIVE_WINDOW_SECS",
+        "PUBLIC_REPLIES_PER_HOUR",
         "RETRY_BASE_SECS",
         "RETRY_MAX_SECS",
         "TOKEN_RECHECK_SECS",
@@ -229,6 +237,10 @@ impl ReplierConfig {
         env.set_secs(&mut self.posts_budget.window, "POSTS_WINDOW_SECS")?;
         env.set(&mut self.live_budget.limit, "LIVE_PER_SECOND")?;
         env.set_secs(&mut self.live_budget.window, "LIVE_WINDOW_SECS")?;
+        env.set(
+            &mut self.public_replies_budget.limit,
+            "PUBLIC_REPLIES_PER_HOUR",
+        )?;
         env.set_secs(&mut self.retry_base, "RETRY_BASE_SECS")?;
         env.set_secs(&mut self.retry_max, "RETRY_MAX_SECS")?;
         env.set_secs(&mut self.token_recheck, "TOKEN_RECHECK_SECS")?;
@@ -308,14 +320,14 @@ impl ReplierConfig {
                 "must be at least 1".into(),
             ));
         }
-        for (name, budget) in [("POSTS", self.posts_budget), ("LIVE", self.live_budget)] {
+        for (name, budget) in [
+            ("POSTS_PER_HOUR", self.posts_budget),
+            ("LIVE_PER_SECOND", self.live_budget),
+            ("PUBLIC_REPLIES_PER_HOUR", self.public_replies_budget),
+        ] {
             if budget.limit == 0 || budget.window.as_secs() == 0 {
                 return Err(invalid(
-                    if name == "POSTS" {
-                        "POSTS_PER_HOUR"
-                    } else {
-                        "LIVE_PER_SECOND"
-                    },
+                    name,
                     "the limit and the window (in whole seconds) must be at least 1".into(),
                 ));
             }

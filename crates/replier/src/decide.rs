@@ -22,6 +22,8 @@ use reply_core::lifecycle::{
 };
 use std::time::Duration;
 
+pub mod public;
+
 /// A 4xx answer without a Graph API error body is retried this many attempts, then the comment fails: it is
 /// not Meta refusing the comment (that would say why), but something between us and Meta (a wrong host or
 /// proxy) that retrying for 7 days would not fix.
@@ -37,6 +39,7 @@ pub struct Policy {
     pub blocked_pause: Duration,
     pub posts_budget: Budget,
     pub live_budget: Budget,
+    pub public_replies_budget: Budget,
 }
 
 impl From<&ReplierConfig> for Policy {
@@ -49,6 +52,7 @@ impl From<&ReplierConfig> for Policy {
             blocked_pause: c.blocked_pause,
             posts_budget: c.posts_budget,
             live_budget: c.live_budget,
+            public_replies_budget: c.public_replies_budget,
         }
     }
 }

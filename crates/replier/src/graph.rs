@@ -1,5 +1,6 @@
-//! The one call to Meta: `POST {host}/{version}/{id}/messages` with the comment ID as recipient
-//! (PLATFORM.md section 5). This module only tells apart what happened on the wire; what it means for the
+//! The calls to Meta: the private reply, `POST {host}/{version}/{id}/messages` with the comment ID as
+//! recipient (PLATFORM.md section 5), and the comment's public replies, `POST`/`GET
+//! {host}/{version}/{comment_id}/replies` (section 9). This module only tells apart what happened on the wire; what it means for the
 //! comment is decided in [`crate::classify`]. The body is built from a struct so that its field order is
 //! exactly Meta's example, and neither the token nor the text is ever logged.
 
@@ -130,23 +131,65 @@ impl GraphClient {
     }
 }
 
-#[async_trait]
-impl ReplySender for GraphClient {
-    async fn send(&self, target: &SendTarget, comment_id: &str, text: &str) -> SendResult {
-        let body = ReplyBody {
-            recipient: Recipient { comment_id },
-            message: Message { text },
-        };
-        let response = self
-            .http
-            .post(self.url_for(target))
-            .bearer_auth(target.token())
-            .json(&body)
-            .send()
-            .await;
-        let response = match response {
+/// `{"message": "..."}`: the public reply.
+#[derive(Serialize)]
+struct PublicReplyBody<'a> {
+    message: &'a str,
+}
+
+#[derive(Deserialize)]
+struct PostedBody {
+    #[serde(default)]
+    id: Option<String>,
+}
+
+/// A page of `GET .../replies?fields=id,from`.
+#[derive(Deserialize)]
+struct RepliesPage {
+    #[serde(default)]
+    data: Vec<ListedReply>,
+    #[serde(default)]
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct ListedReply {
+    id: String,
+    #[serde(default)]
+    from: Option<ListedFrom>,
+}
+
+#[derive(Deserialize)]
+struct ListedFrom {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    #[serde(default)]
+    next: Option<String>,
+}
+
+/// Pages of replies read before giving up: our reply comes within seconds of the comment, so it is among the
+/// first; a comment with thousands of replies is not worth reading to the end.
+const MAX_REPLY_PAGES: usize = 4;
+
+impl GraphClient {
+    fn replies_url(&self, target: &SendTarget, comment_id: &str) -> String {
+        let base = target.host.as_deref().unwrap_or(&self.base_url);
+        format!("{base}/{}/{comment_id}/replies", self.version)
+    }
+
+    /// Sends a request and reads its answer: 2xx bodies go to `parse` (an unreadable one is ambiguous).
+    async fn call<T>(
+        &self,
+        request: reqwest::RequestBuilder,
+        target: &SendTarget,
+        parse: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T, SendResult> {
+        let response = match request.bearer_auth(target.token()).send().await {
             Ok(r) => r,
-            Err(e) => return transport_failure(&e),
+            Err(e) => return Err(transport_failure(&e)),
         };
         let status = response.status().as_u16();
         let header = |name: &str| {
@@ -163,24 +206,101 @@ impl ReplySender for GraphClient {
         let bytes = response.bytes().await;
         if (200..300).contains(&status) {
             return match bytes {
-                Ok(bytes) => {
-                    let parsed = serde_json::from_slice::<SentBody>(&bytes).ok();
-                    SendResult::Sent {
-                        recipient_id: parsed.as_ref().and_then(|b| b.recipient_id.clone()),
-                        message_id: parsed.and_then(|b| b.message_id),
-                    }
-                }
-                // Accepted, but we could not read what was accepted: a later attempt will confirm it.
-                Err(_) => SendResult::Ambiguous {
+                Ok(bytes) => Ok(parse(&bytes)),
+                Err(_) => Err(SendResult::Ambiguous {
                     reason: StatusReason::ResponseBodyLost,
-                },
+                }),
             };
         }
         let error = bytes.ok().and_then(|b| GraphError::from_body(&b));
-        SendResult::Refused {
+        Err(SendResult::Refused {
             status,
             error,
             usage,
+        })
+    }
+}
+
+#[async_trait]
+impl ReplySender for GraphClient {
+    async fn post_public_reply(
+        &self,
+        target: &SendTarget,
+        comment_id: &str,
+        text: &str,
+    ) -> SendResult {
+        let request = self
+            .http
+            .post(self.replies_url(target, comment_id))
+            .json(&PublicReplyBody { message: text });
+        let posted = self
+            .call(request, target, |bytes| {
+                serde_json::from_slice::<PostedBody>(bytes)
+                    .ok()
+                    .and_then(|b| b.id)
+            })
+            .await;
+        match posted {
+            Ok(id) => SendResult::Sent {
+                recipient_id: None,
+                message_id: id,
+            },
+            Err(failure) => failure,
+        }
+    }
+
+    async fn public_replies_by(
+        &self,
+        target: &SendTarget,
+        comment_id: &str,
+        account_id: &str,
+    ) -> Result<Vec<String>, SendResult> {
+        let mut found = Vec::new();
+        let first = self.replies_url(target, comment_id) + "?fields=id,from&limit=50";
+        let mut url = Some(first);
+        for _ in 0..MAX_REPLY_PAGES {
+            let Some(next) = url.take() else { break };
+            let request = self.http.get(&next);
+            let page = self
+                .call(request, target, |bytes| {
+                    serde_json::from_slice::<RepliesPage>(bytes).ok()
+                })
+                .await?
+                // A 2xx we cannot read says nothing either way.
+                .ok_or(SendResult::NotSent {
+                    reason: StatusReason::ResponseBodyLost,
+                })?;
+            found.extend(
+                page.data
+                    .into_iter()
+                    .filter(|r| r.from.as_ref().is_some_and(|f| f.id == account_id))
+                    .map(|r| r.id),
+            );
+            if !found.is_empty() {
+                break;
+            }
+            url = page.paging.and_then(|p| p.next);
+        }
+        Ok(found)
+    }
+
+    async fn send(&self, target: &SendTarget, comment_id: &str, text: &str) -> SendResult {
+        let body = ReplyBody {
+            recipient: Recipient { comment_id },
+            message: Message { text },
+        };
+        let request = self.http.post(self.url_for(target)).json(&body);
+        let sent = self
+            .call(request, target, |bytes| {
+                serde_json::from_slice::<SentBody>(bytes).ok()
+            })
+            .await;
+        match sent {
+            Ok(parsed) => SendResult::Sent {
+                recipient_id: parsed.as_ref().and_then(|b| b.recipient_id.clone()),
+                message_id: parsed.and_then(|b| b.message_id),
+            },
+            Err(failure) => failure,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! dashboard and alarms read these names; `TokenErrors` is the one to page on.
 
 use crate::outcome::RecordOutcome;
-use reply_core::lifecycle::StatusReason;
+use reply_core::lifecycle::{PublicReplyStatus, StatusReason};
 use reply_core::metrics::emit_counts;
 
 pub const FUNCTION: &str = "replier";
@@ -34,6 +34,10 @@ pub struct BatchCounts {
     pub skipped_no_campaign: u64,
     /// Comments whose campaign was paused or deleted before their reply went out.
     pub skipped_campaign_paused: u64,
+    /// Public replies published, to be tried again, and given up on (refused for good or too late).
+    pub public_replies_posted: u64,
+    pub public_replies_retried: u64,
+    pub public_replies_failed: u64,
 }
 
 impl BatchCounts {
@@ -48,6 +52,13 @@ impl BatchCounts {
                     self.replies_unconfirmed += 1;
                 }
             }
+            RecordOutcome::RepliedWithPublic { confirmed, public } => {
+                self.add(&RecordOutcome::Replied {
+                    confirmed: *confirmed,
+                });
+                self.add_public(*public);
+            }
+            RecordOutcome::PublicReply { public } => self.add_public(*public),
             RecordOutcome::Failed { reason } => {
                 self.replies_failed += 1;
                 match reason {
@@ -81,12 +92,22 @@ impl BatchCounts {
         }
     }
 
+    fn add_public(&mut self, public: PublicReplyStatus) {
+        match public {
+            PublicReplyStatus::Posted => self.public_replies_posted += 1,
+            PublicReplyStatus::Failed => self.public_replies_failed += 1,
+            PublicReplyStatus::Retry | PublicReplyStatus::Queued | PublicReplyStatus::Posting => {
+                self.public_replies_retried += 1
+            }
+        }
+    }
+
     pub fn emit(&self) {
         emit_counts(FUNCTION, &[], &self.metrics());
     }
 
     /// The counts as the EMF metrics the dashboard and alarms read.
-    pub fn metrics(&self) -> [(&'static str, u64); 20] {
+    pub fn metrics(&self) -> [(&'static str, u64); 23] {
         [
             ("RepliesSent", self.replies_sent),
             ("RepliesUnconfirmed", self.replies_unconfirmed),
@@ -108,6 +129,9 @@ impl BatchCounts {
             ("RecordErrors", self.record_errors),
             ("SkippedNoCampaign", self.skipped_no_campaign),
             ("SkippedCampaignPaused", self.skipped_campaign_paused),
+            ("PublicRepliesPosted", self.public_replies_posted),
+            ("PublicRepliesRetried", self.public_replies_retried),
+            ("PublicRepliesFailed", self.public_replies_failed),
         ]
     }
 }

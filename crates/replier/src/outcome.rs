@@ -1,7 +1,7 @@
 //! What processing one stream record came to, and the one kind of error that makes Lambda deliver it again.
 
 use chrono::{DateTime, Utc};
-use reply_core::lifecycle::StatusReason;
+use reply_core::lifecycle::{PublicReplyStatus, StatusReason};
 use reply_core::store::StoreError;
 
 /// Why a record was let through without any work.
@@ -29,6 +29,15 @@ pub enum RecordOutcome {
     ClaimLost,
     Replied {
         confirmed: bool,
+    },
+    /// Replied, and then the campaign's public reply was tried: where it stands now.
+    RepliedWithPublic {
+        confirmed: bool,
+        public: PublicReplyStatus,
+    },
+    /// A public reply brought back by the stream (after a retry time or a dead claim), tried again.
+    PublicReply {
+        public: PublicReplyStatus,
     },
     Failed {
         reason: StatusReason,

@@ -70,4 +70,20 @@ pub trait AccountLedger: Send + Sync + std::fmt::Debug {
 #[async_trait]
 pub trait ReplySender: Send + Sync + std::fmt::Debug {
     async fn send(&self, target: &SendTarget, comment_id: &str, text: &str) -> SendResult;
+
+    /// Publishes a public reply under the comment (`Sent.message_id` is the new comment's ID).
+    async fn post_public_reply(
+        &self,
+        target: &SendTarget,
+        comment_id: &str,
+        text: &str,
+    ) -> SendResult;
+
+    /// The IDs of the comment's replies written by `account_id`, or what went wrong reading them.
+    async fn public_replies_by(
+        &self,
+        target: &SendTarget,
+        comment_id: &str,
+        account_id: &str,
+    ) -> Result<Vec<String>, SendResult>;
 }

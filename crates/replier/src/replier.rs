@@ -38,6 +38,8 @@ use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod public;
+
 /// Token re-reads after Meta rejects a token happen at most this often.
 pub const TOKEN_INVALIDATION_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -204,6 +206,9 @@ impl Replier {
     ) -> Result<RecordOutcome, RecordError> {
         // However this comment leaves the budget step (or skips it), it no longer waits for it.
         let passing = waiting.one_passing();
+        if comment.status == CommentStatus::Replied {
+            return self.process_queued_public_reply(comment).await;
+        }
         let now = self.ports.clock.now();
         let id = comment.comment_id.as_str();
         let account_id = comment.account_id.as_str();
@@ -213,6 +218,10 @@ impl Replier {
         // Which reply, before anything costs a call or budget: a comment no campaign answers is skipped here.
         let campaigns = self.campaigns.of(account_id).await?;
         let verdict = campaign::decide(comment, &campaigns, self.config.reply_text.as_ref());
+        let public_text = match &verdict {
+            Verdict::Reply { choice, .. } => choice.public_reply.clone(),
+            _ => None,
+        };
         let (text, fresh) = match verdict {
             Verdict::Skip(reason) => {
                 let decision = decide::unanswered(reason);
@@ -280,8 +289,34 @@ impl Replier {
             account: &account,
             fingerprint: &target.fingerprint,
         };
-        let decision = decide::after_send(&sent, now, &self.policy, rand::random());
-        self.settle_claimed(comment, &claim, decision, now).await
+        let mut decision = decide::after_send(&sent, now, &self.policy, rand::random());
+        // The public reply starts with the write that records the private one, so it is never lost between.
+        let public = match (&decision.outcome, public_text.as_deref()) {
+            (RecordOutcome::Replied { .. }, Some(public_text)) => {
+                let (claim_id, until) = self.public_claim(now);
+                decision.transition = decision
+                    .transition
+                    .public_reply_claim(claim_id.clone(), until);
+                Some((claim_id, public_text))
+            }
+            _ => None,
+        };
+        let outcome = self.settle_claimed(comment, &claim, decision, now).await?;
+        match (outcome, public) {
+            (RecordOutcome::Replied { confirmed }, Some((claim_id, text))) => {
+                let public = self
+                    .attempt_public_reply(public::Attempt {
+                        comment,
+                        claim_id,
+                        text,
+                        number: 1,
+                        unconfirmed: false,
+                    })
+                    .await?;
+                Ok(RecordOutcome::RepliedWithPublic { confirmed, public })
+            }
+            (outcome, _) => Ok(outcome),
+        }
     }
 
     /// Takes a call of the account's budget for `comment` (`None`), or defers it to its turn in the account's

@@ -12,7 +12,7 @@ use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use futures::StreamExt;
 use reply_core::comment::{CommentRecord, CommentStatus};
-use reply_core::lifecycle::attr;
+use reply_core::lifecycle::{PublicReplyStatus, attr};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
@@ -167,7 +167,8 @@ where
     result
 }
 
-/// The `PENDING` comment of a record's new image, or why there is none to process.
+/// The `PENDING` comment of a record's new image (or a `REPLIED` one whose public reply is `QUEUED`), or why
+/// there is none to process.
 pub fn pending_comment(record: &EventRecord) -> Result<CommentRecord, IgnoreReason> {
     let image = &record.change.new_image;
     if image.inner().is_empty() {
@@ -180,7 +181,9 @@ pub fn pending_comment(record: &EventRecord) -> Result<CommentRecord, IgnoreReas
             return Err(IgnoreReason::NotAComment);
         }
     };
-    if comment.status != CommentStatus::Pending {
+    let queued_public_reply = comment.status == CommentStatus::Replied
+        && comment.public_reply_status == Some(PublicReplyStatus::Queued);
+    if comment.status != CommentStatus::Pending && !queued_public_reply {
         return Err(IgnoreReason::NotPending);
     }
     Ok(comment)

@@ -7,7 +7,10 @@
 //! - `PENDING` nobody took by its `due_at` (its stream record was given up on: the replier could not start,
 //!   DynamoDB was throttled past the stream's retries, a dead-lettered batch): re-driven, which writes a fresh
 //!   stream record; each re-drive waits twice as long as the one before;
-//! - any of them whose reply window has closed: `EXPIRED`.
+//! - any of them whose reply window has closed: `EXPIRED`;
+//! - a `REPLIED` comment's public reply (`public_reply_status`): `RETRY`, a `POSTING` claim that went stale
+//!   (marked unconfirmed: the dead invocation may have posted) or a `QUEUED` one nobody took: `QUEUED` again,
+//!   which brings it back through the stream; past the comment's reply deadline: given up (`FAILED`).
 //!
 //! A run is fair between accounts: it takes due comments from every partition in turn and then one account
 //! after another, so one account's backlog never delays another account's due comments. Every write is
@@ -23,7 +26,8 @@ use futures::StreamExt;
 use reply_core::clock::Clock;
 use reply_core::comment::CommentStatus;
 use reply_core::lifecycle::{
-    DueComment, Precondition, StatusReason, Transition, Written, attr, due,
+    DueComment, ErrorFields, Precondition, PublicPrecondition, PublicReplyMove, PublicReplyStatus,
+    StatusReason, Transition, Written, attr, due,
 };
 use reply_core::metrics::emit_counts;
 use reply_core::store::{CommentTable, Item, StoreError};
@@ -55,13 +59,17 @@ pub struct SweepSummary {
     pub skipped: u64,
     /// Writes that failed; those comments are picked up by the next sweep.
     pub errors: u64,
+    /// Public replies put back to `QUEUED` (after a retry time, a dead claim or a lost stream record).
+    pub public_replies_requeued: u64,
+    /// Public replies given up because the comment's reply deadline passed.
+    pub public_replies_given_up: u64,
     /// More comments were due than `SWEEP_MAX_ITEMS`; the next sweep continues.
     pub more_due: bool,
 }
 
 impl SweepSummary {
     /// The EMF metrics of a sweep, by name.
-    pub fn metrics(&self) -> [(&'static str, u64); 7] {
+    pub fn metrics(&self) -> [(&'static str, u64); 9] {
         [
             ("SweepDue", self.due),
             ("SweepRequeued", self.requeued),
@@ -70,6 +78,8 @@ impl SweepSummary {
             ("RepliesExpired", self.expired),
             ("SweepSkipped", self.skipped),
             ("SweepErrors", self.errors),
+            ("SweepPublicRepliesRequeued", self.public_replies_requeued),
+            ("SweepPublicRepliesGivenUp", self.public_replies_given_up),
         ]
     }
 }
@@ -78,7 +88,7 @@ impl std::fmt::Display for SweepSummary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} due: {} requeued, {} stale claims, {} re-driven, {} expired, {} skipped, {} errors{}",
+            "{} due: {} requeued, {} stale claims, {} re-driven, {} expired, {} skipped, {} errors, {} public replies requeued, {} given up{}",
             self.due,
             self.requeued,
             self.stale_claims_requeued,
@@ -86,6 +96,8 @@ impl std::fmt::Display for SweepSummary {
             self.expired,
             self.skipped,
             self.errors,
+            self.public_replies_requeued,
+            self.public_replies_given_up,
             if self.more_due { ", more due" } else { "" }
         )
     }
@@ -118,6 +130,7 @@ pub struct DueState {
     pub reply_deadline: Option<DateTime<Utc>>,
     pub claimed_until: Option<DateTime<Utc>>,
     pub redrives: u32,
+    pub public_reply: Option<PublicReplyStatus>,
 }
 
 impl DueState {
@@ -137,6 +150,8 @@ impl DueState {
                 .and_then(|v| v.as_n().ok())
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0),
+            public_reply: text(attr::PUBLIC_REPLY_STATUS)
+                .and_then(|w| PublicReplyStatus::from_word(w)),
         })
     }
 }
@@ -215,6 +230,30 @@ enum Swept {
     Moved(Moved),
     Expired,
     Skipped,
+    PublicRequeued,
+    PublicGivenUp,
+}
+
+/// The move for a sent comment's due public reply; `None` when it has none in progress.
+pub fn decide_public(
+    state: &DueState,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Option<PublicReplyMove> {
+    let public = state.public_reply.filter(|p| !p.is_final())?;
+    if state.reply_deadline.is_none_or(|deadline| now > deadline) {
+        return Some(PublicReplyMove::Failed {
+            error: ErrorFields {
+                message: Some("not posted before the comment's reply deadline".into()),
+                ..ErrorFields::default()
+            },
+        });
+    }
+    Some(PublicReplyMove::Queue {
+        redrive_at: now + delta(settings.redrive_after),
+        // `due_at` of a `POSTING` public reply is its claim's expiry: due means the claim is dead.
+        maybe_posted: public == PublicReplyStatus::Posting,
+    })
 }
 
 /// Runs one sweep. Fails only when the index cannot be read; failed writes are counted in the summary.
@@ -242,6 +281,8 @@ pub async fn run(
             Ok(Swept::Moved(Moved::Redriven)) => summary.redriven += 1,
             Ok(Swept::Expired) => summary.expired += 1,
             Ok(Swept::Skipped) => summary.skipped += 1,
+            Ok(Swept::PublicRequeued) => summary.public_replies_requeued += 1,
+            Ok(Swept::PublicGivenUp) => summary.public_replies_given_up += 1,
             Err(error) => {
                 summary.errors += 1;
                 tracing::warn!(error = %error, cause = %reply_core::telemetry::error_sources(&error), "sweep write failed");
@@ -340,6 +381,9 @@ async fn sweep_one(
     else {
         return Ok(Swept::Skipped);
     };
+    if state.status == CommentStatus::Replied {
+        return sweep_public(table, &state, item, now, settings).await;
+    }
     let Action::Move {
         move_on,
         expire,
@@ -384,6 +428,41 @@ async fn sweep_one(
             Written::ConditionFailed => Swept::Skipped,
         },
     )
+}
+
+/// A sent comment found due: its public reply moved on, under the status and `due_at` just read.
+async fn sweep_public(
+    table: &dyn CommentTable,
+    state: &DueState,
+    item: &DueComment,
+    now: DateTime<Utc>,
+    settings: &Settings,
+) -> Result<Swept, StoreError> {
+    let (Some(change), Some(status)) = (decide_public(state, now, settings), state.public_reply)
+    else {
+        return Ok(Swept::Skipped);
+    };
+    let precondition = PublicPrecondition::Due {
+        status,
+        due_at: &item.due_at,
+    };
+    if table
+        .public_reply(&item.comment_id, precondition, &change, now)
+        .await?
+        == Written::ConditionFailed
+    {
+        return Ok(Swept::Skipped);
+    }
+    Ok(match change {
+        PublicReplyMove::Failed { .. } => {
+            tracing::warn!(comment_id = %item.comment_id, from = %status, "public reply given up: the comment's reply deadline passed");
+            Swept::PublicGivenUp
+        }
+        _ => {
+            tracing::info!(comment_id = %item.comment_id, from = %status, "public reply requeued");
+            Swept::PublicRequeued
+        }
+    })
 }
 
 #[cfg(test)]

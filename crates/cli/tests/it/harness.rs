@@ -203,6 +203,10 @@ pub fn comment(
         campaign_id: None,
         reply_variant: None,
         reply_text: None,
+        public_reply_text: None,
+        public_reply_status: None,
+        public_reply_attempts: None,
+        public_reply_unconfirmed: None,
     }
     .due_for_redrive(reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER)
 }

@@ -25,6 +25,9 @@ pub struct Subject<'a> {
     pub time: DateTime<Utc>,
     pub text: &'a str,
     pub username: Option<&'a str>,
+    /// Whether a public reply may go under it: a top-level comment, not on a Live broadcast (Meta refuses
+    /// both, PLATFORM.md section 9).
+    pub public_reply_allowed: bool,
 }
 
 impl<'a> From<&'a CommentRecord> for Subject<'a> {
@@ -42,6 +45,9 @@ impl<'a> From<&'a CommentRecord> for Subject<'a> {
             time: c.comment_time,
             text: c.text.as_deref().unwrap_or_default(),
             username: c.commenter_username.as_deref(),
+            public_reply_allowed: c.parent_id.is_none()
+                && !c.is_live()
+                && c.media_product_type.as_deref() != Some("LIVE"),
         }
     }
 }
@@ -81,6 +87,8 @@ pub struct Chosen<'a> {
     pub keyword: &'a str,
     /// The text for this commenter, or why it cannot be sent.
     pub text: Result<String, TextTooLong>,
+    /// The public reply for this comment: the campaign has one and the comment may have one.
+    pub public_reply: Option<String>,
 }
 
 impl Chosen<'_> {
@@ -91,6 +99,7 @@ impl Chosen<'_> {
             campaign_id: Some(self.campaign.campaign_id.clone()),
             variant: u32::try_from(self.variant + 1).ok(),
             text: self.text.clone()?,
+            public_reply: self.public_reply.clone(),
         })
     }
 }
@@ -100,6 +109,7 @@ struct Compiled {
     campaign: Campaign,
     matcher: Matcher,
     templates: Vec<ReplyTemplate>,
+    public_templates: Vec<ReplyTemplate>,
 }
 
 /// One account's campaigns, compiled and in the order they are tried: priority (higher first), then
@@ -122,14 +132,20 @@ impl AccountCampaigns {
             .filter_map(|campaign| {
                 let templates: Result<Vec<_>, _> =
                     campaign.reply.iter().map(|r| ReplyTemplate::parse(r)).collect();
-                match templates {
-                    Ok(templates) if !templates.is_empty() => Some(Compiled {
+                let public_templates: Result<Vec<_>, _> = campaign
+                    .public_reply
+                    .iter()
+                    .map(|r| ReplyTemplate::parse(r))
+                    .collect();
+                match (templates, public_templates) {
+                    (Ok(templates), Ok(public_templates)) if !templates.is_empty() => Some(Compiled {
                         matcher: Matcher::new(
                             campaign.match_mode,
                             &campaign.keywords,
                             &campaign.exclude,
                         ),
                         templates,
+                        public_templates,
                         campaign,
                     }),
                     _ => {
@@ -227,11 +243,19 @@ impl AccountCampaigns {
 
 fn chosen<'a>(c: &'a Compiled, subject: &Subject<'_>, keyword: &'a str) -> Chosen<'a> {
     let variant = variant_of(subject.comment_id, c.templates.len());
+    // Its own variant, so that the public and the private texts do not always pair up the same way.
+    let public = (subject.public_reply_allowed && !c.public_templates.is_empty()).then(|| {
+        let salted = format!("{}#public", subject.comment_id);
+        &c.public_templates[variant_of(&salted, c.public_templates.len())]
+    });
     Chosen {
         campaign: &c.campaign,
         variant,
         keyword,
         text: c.templates[variant].render_checked(subject.username),
+        // Checked at apply with the longest username, so only a hand-edited item can be too long: then no
+        // public reply, rather than no private one.
+        public_reply: public.and_then(|t| t.render_checked(subject.username).ok()),
     }
 }
 
@@ -303,6 +327,7 @@ mod tests {
                 .unwrap_or_default(),
             text,
             username: Some("ana"),
+            public_reply_allowed: true,
         }
     }
 

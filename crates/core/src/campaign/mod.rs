@@ -68,6 +68,7 @@ pub fn decide(
                     campaign_id: None,
                     variant: None,
                     text,
+                    public_reply: None,
                 },
                 fresh: true,
             },
@@ -127,6 +128,7 @@ mod tests {
                 campaign_id: campaign.map(str::to_owned),
                 variant: campaign.map(|_| 1),
                 text: text.into(),
+                public_reply: None,
             },
             fresh,
         }
@@ -201,7 +203,8 @@ mod tests {
                 choice: ReplyChoice {
                     campaign_id: None,
                     variant: None,
-                    text: "the old text".into()
+                    text: "the old text".into(),
+                    public_reply: None,
                 },
                 fresh: false
             }

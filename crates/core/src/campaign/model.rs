@@ -20,6 +20,12 @@ pub const MAX_KEYWORD_CHARS: usize = 100;
 pub const MAX_MEDIA: usize = 100;
 pub const MAX_ID_CHARS: usize = 64;
 pub const MAX_NAME_CHARS: usize = 200;
+/// A follow-up with a button is sent as Meta's button template, whose text is at most 640 characters and whose
+/// button title at most 20 (PLATFORM.md section 8).
+pub const MAX_BUTTON_TEXT_CHARS: usize = 640;
+pub const MAX_BUTTON_TITLE_CHARS: usize = 20;
+/// A web URL we put in a button: long enough for any tracking link, short enough to read in the console.
+pub const MAX_URL_BYTES: usize = 2000;
 /// Priorities are kept small so that they read as ranks.
 pub const MAX_PRIORITY: i64 = 1_000_000;
 /// The `media_product_type` values Meta sends (PLATFORM.md section 2), and `LIVE` for Live comments.
@@ -41,6 +47,8 @@ pub const FIELDS: &[&str] = &[
     "starts_at",
     "ends_at",
     "reply",
+    "public_reply",
+    "follow_up",
 ];
 
 /// The fields after the key.
@@ -112,11 +120,34 @@ pub struct Campaign {
     )]
     pub ends_at: Option<DateTime<Utc>>,
     pub reply: Vec<String>,
+    /// Posted once under the comment after the private reply (one variant chosen per comment); empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_reply: Vec<String>,
+    /// Sent once when the person first answers the private reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<FollowUp>,
     /// When it was last applied (and, below, first), for people reading the console.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
+}
+
+/// The message sent when the person answers the private reply (inside the 24-hour window that answer opens).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowUp {
+    /// A reply template (`{username}` allowed).
+    pub text: String,
+    /// With a button, the message is Meta's button template.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<Button>,
+}
+
+/// One web-URL button.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Button {
+    pub title: String,
+    pub url: String,
 }
 
 /// Everything wrong with a campaign file, one line per problem.
@@ -279,6 +310,25 @@ impl Campaign {
                 p.push(format!("reply[{}]: {e}", i + 1));
             }
         }
+        let public_reply = match fields.get("public_reply") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(_) => string_list(fields, "public_reply", usize::MAX, &mut p),
+        };
+        if public_reply.len() > MAX_VARIANTS
+            || (fields.contains_key("public_reply") && public_reply.is_empty())
+        {
+            p.push(format!(
+                "public_reply: {} variants; give 1 to {MAX_VARIANTS}, or leave the field out",
+                public_reply.len()
+            ));
+        }
+        for (i, variant) in public_reply.iter().enumerate() {
+            if let Err(e) = ReplyTemplate::parse(variant) {
+                p.push(format!("public_reply[{}]: {e}", i + 1));
+            }
+        }
+        let follow_up = follow_up(fields, &mut p);
         match (id, account) {
             (Some(campaign_id), Some(account_id)) if p.is_empty() => Ok(Self {
                 account_id,
@@ -294,6 +344,8 @@ impl Campaign {
                 starts_at,
                 ends_at,
                 reply,
+                public_reply,
+                follow_up,
                 updated_at: None,
                 created_at: None,
             }),
@@ -332,6 +384,21 @@ impl Campaign {
             out.insert("ends_at".into(), format_time(t).into());
         }
         out.insert("reply".into(), list(&self.reply));
+        if !self.public_reply.is_empty() {
+            out.insert("public_reply".into(), list(&self.public_reply));
+        }
+        if let Some(follow_up) = &self.follow_up {
+            let mut f = Map::new();
+            f.insert("text".into(), follow_up.text.clone().into());
+            if let Some(b) = &follow_up.button {
+                let button = Map::from_iter([
+                    ("title".to_owned(), Value::from(b.title.clone())),
+                    ("url".to_owned(), Value::from(b.url.clone())),
+                ]);
+                f.insert("button".into(), button.into());
+            }
+            out.insert("follow_up".into(), f.into());
+        }
         out
     }
 
@@ -345,6 +412,110 @@ impl Campaign {
             0
         }
     }
+}
+
+/// `follow_up: {text, button?: {title, url}}`: the text a template within Meta's limits (640 characters with
+/// a button, whose title is at most 20 characters and whose URL is https).
+fn follow_up(fields: &Map<String, Value>, p: &mut Vec<String>) -> Option<FollowUp> {
+    let value = match fields.get("follow_up") {
+        None | Some(Value::Null) => return None,
+        Some(Value::Object(value)) => value,
+        Some(_) => {
+            p.push("follow_up: must be a mapping with `text` (and optionally `button`)".into());
+            return None;
+        }
+    };
+    let before = p.len();
+    for key in value
+        .keys()
+        .filter(|k| !["text", "button"].contains(&k.as_str()))
+    {
+        p.push(format!(
+            "follow_up: unknown field `{key}` (it has: text, button)"
+        ));
+    }
+    let text = match value.get("text") {
+        Some(Value::String(t)) if !t.trim().is_empty() => t.clone(),
+        Some(Value::String(_)) => {
+            p.push("follow_up.text: empty".into());
+            String::new()
+        }
+        None | Some(Value::Null) => {
+            p.push("follow_up.text: required".into());
+            String::new()
+        }
+        Some(_) => {
+            p.push("follow_up.text: must be text".into());
+            String::new()
+        }
+    };
+    let button = match value.get("button") {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(b)) => {
+            for key in b.keys().filter(|k| !["title", "url"].contains(&k.as_str())) {
+                p.push(format!(
+                    "follow_up.button: unknown field `{key}` (it has: title, url)"
+                ));
+            }
+            let field = |key: &str, p: &mut Vec<String>| match b.get(key) {
+                Some(Value::String(v)) if !v.trim().is_empty() => v.clone(),
+                _ => {
+                    p.push(format!("follow_up.button.{key}: required text"));
+                    String::new()
+                }
+            };
+            let title = field("title", p);
+            let url = field("url", p);
+            if title.chars().count() > MAX_BUTTON_TITLE_CHARS {
+                p.push(format!(
+                    "follow_up.button.title: longer than {MAX_BUTTON_TITLE_CHARS} characters (Meta's limit)"
+                ));
+            }
+            if let Some(Err(problem)) = (!url.is_empty()).then(|| check_url(&url)) {
+                p.push(format!("follow_up.button.url: {problem}"));
+            }
+            Some(Button { title, url })
+        }
+        Some(_) => {
+            p.push("follow_up.button: must be a mapping with `title` and `url`".into());
+            None
+        }
+    };
+    if !text.is_empty() {
+        match ReplyTemplate::parse(&text) {
+            Err(e) => p.push(format!("follow_up.text: {e}")),
+            // The button template's text is counted in characters, with the longest username filled in.
+            Ok(template) if button.is_some() => {
+                let longest =
+                    template.render(Some(&"W".repeat(super::template::MAX_USERNAME_BYTES)));
+                if longest.chars().count() > MAX_BUTTON_TEXT_CHARS {
+                    p.push(format!(
+                        "follow_up.text: longer than {MAX_BUTTON_TEXT_CHARS} characters, Meta's limit for a message with a button"
+                    ));
+                }
+            }
+            Ok(_) => {}
+        }
+    }
+    (p.len() == before).then_some(FollowUp { text, button })
+}
+
+/// An absolute `https://` URL with a host and no spaces or control characters.
+fn check_url(url: &str) -> Result<(), String> {
+    let Some(rest) = url.strip_prefix("https://") else {
+        return Err(format!("{url:?} must start with https://"));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with('.') || !host.contains('.') && host != "localhost" {
+        return Err(format!("{url:?} has no host"));
+    }
+    if url.len() > MAX_URL_BYTES {
+        return Err(format!("longer than {MAX_URL_BYTES} bytes"));
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{url:?} holds spaces or control characters"));
+    }
+    Ok(())
 }
 
 /// `[a-z0-9-]`, 1 to 64 characters.
@@ -482,6 +653,10 @@ ends_at: 2026-12-31T23:59:59Z
 reply:
   - "Hi {username}! Here is the link: https://example.com/sale"
   - "Hey {username|there}, here you go: https://example.com/sale"
+public_reply: ["Sent you a DM, {username|friend}!"]
+follow_up:
+  text: "Here is your code: SPRING25"
+  button: {title: "Open the shop", url: "https://example.com/shop"}
 "#;
 
     fn problems(text: &str) -> Vec<String> {
@@ -512,7 +687,85 @@ reply:
             Some("2026-12-31T23:59:59Z")
         );
         assert_eq!(c.reply.len(), 2);
+        assert_eq!(c.public_reply, ["Sent you a DM, {username|friend}!"]);
+        let follow_up = c.follow_up.as_ref().unwrap_or_else(|| panic!("follow_up"));
+        assert_eq!(follow_up.text, "Here is your code: SPRING25");
+        assert_eq!(
+            follow_up.button,
+            Some(Button {
+                title: "Open the shop".into(),
+                url: "https://example.com/shop".into()
+            })
+        );
         assert_eq!(c.specificity(), 2);
+    }
+
+    #[test]
+    fn public_replies_and_follow_ups_are_checked_against_meta_limits() {
+        let base = "id: a\naccount: 17841400000000001\nkeywords: [link]\nreply: Hi!\n";
+        let one = |extra: &str| problems(&format!("{base}{extra}"));
+        assert!(one("public_reply: []\n")[0].starts_with("public_reply: 0 variants"));
+        assert!(
+            one("public_reply: [a, b, c, d, e, f]\n")[0].starts_with("public_reply: 6 variants")
+        );
+        assert!(one("public_reply: ['{nickname}']\n")[0].starts_with("public_reply[1]:"));
+        assert_eq!(
+            one("follow_up: hello\n"),
+            ["follow_up: must be a mapping with `text` (and optionally `button`)"]
+        );
+        assert_eq!(one("follow_up: {}\n"), ["follow_up.text: required"]);
+        assert_eq!(
+            one("follow_up: {text: hi, colour: red}\n"),
+            ["follow_up: unknown field `colour` (it has: text, button)"]
+        );
+        let title = "x".repeat(21);
+        assert_eq!(
+            one(&format!(
+                "follow_up: {{text: hi, button: {{title: {title}, url: 'https://a.example'}}}}\n"
+            )),
+            ["follow_up.button.title: longer than 20 characters (Meta's limit)"]
+        );
+        for url in [
+            "http://a.example/x",
+            "https:///x",
+            "https://a.example/x y",
+            "shop",
+        ] {
+            let p = one(&format!(
+                "follow_up: {{text: hi, button: {{title: Shop, url: '{url}'}}}}\n"
+            ));
+            assert!(
+                p.len() == 1 && p[0].starts_with("follow_up.button.url:"),
+                "{url}: {p:?}"
+            );
+        }
+        assert_eq!(
+            one("follow_up: {text: hi, button: {title: Shop}}\n"),
+            ["follow_up.button.url: required text"]
+        );
+        // 640 characters with a button, counted with the longest username filled in; 1,000 bytes always.
+        let text = format!("{}{{username}}", "a".repeat(611));
+        let with_button = format!(
+            "follow_up: {{text: '{text}', button: {{title: Shop, url: 'https://a.example'}}}}\n"
+        );
+        assert!(one(&with_button)[0].starts_with("follow_up.text: longer than 640 characters"));
+        let plain = Campaign::from_file(
+            &format!("{base}follow_up: {{text: '{}'}}\n", "é".repeat(490)),
+            Format::Yaml,
+        );
+        assert!(plain.is_ok(), "{plain:?}");
+        let ok = Campaign::from_file(
+            &format!(
+                "{base}follow_up: {{text: '{}', button: {{title: Shop, url: 'https://a.example'}}}}\n",
+                "a".repeat(610)
+            ),
+            Format::Yaml,
+        );
+        assert!(ok.is_ok(), "{ok:?}");
+        assert!(
+            one(&format!("follow_up: {{text: '{}'}}\n", "é".repeat(501)))[0]
+                .starts_with("follow_up.text:")
+        );
     }
 
     #[test]

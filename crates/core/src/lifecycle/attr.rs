@@ -22,6 +22,10 @@ pub const CAMPAIGN_ID: &str = "campaign_id";
 pub const REPLY_VARIANT: &str = "reply_variant";
 /// ... and that text with the commenter's username filled in.
 pub const REPLY_TEXT: &str = "reply_text";
+/// The public reply decided with the private one (a campaign's `public_reply`, username filled in), posted under
+/// the comment once the private reply is sent; absent when the campaign has none or the comment cannot have
+/// one (a reply to a comment, a Live comment).
+pub const PUBLIC_REPLY_TEXT: &str = "public_reply_text";
 /// When the comment was made, as far as the notification tells (ISO 8601 UTC).
 pub const COMMENT_TIME: &str = "comment_time";
 /// The last moment a private reply is allowed.
@@ -68,6 +72,21 @@ pub const QUEUE_TURN: &str = "queue_turn";
 pub const TOKEN_FINGERPRINT: &str = "token_fingerprint";
 /// DynamoDB TTL (epoch seconds): some days after the reply window, so finished items clean themselves up.
 pub const EXPIRES_AT: &str = "expires_at";
+
+/// The public reply's state (`lifecycle::public_reply`): a `PublicReplyStatus` word, ...
+pub const PUBLIC_REPLY_STATUS: &str = "public_reply_status";
+/// ... the comment ID Meta gave the reply, when it was published, and how we know (`answer`, `listing`,
+/// `webhook`), ...
+pub const PUBLIC_REPLY_ID: &str = "public_reply_id";
+pub const PUBLIC_REPLIED_AT: &str = "public_replied_at";
+pub const PUBLIC_REPLY_CONFIRMED_BY: &str = "public_reply_confirmed_by";
+/// ... attempts so far (N), the claim of the invocation posting now (removed with every outcome), ...
+pub const PUBLIC_REPLY_ATTEMPTS: &str = "public_reply_attempts";
+pub const PUBLIC_REPLY_CLAIM: &str = "public_reply_claim";
+/// ... BOOL: an attempt may have published it without our knowing (read the replies before posting again), ...
+pub const PUBLIC_REPLY_UNCONFIRMED: &str = "public_reply_unconfirmed";
+/// ... and Meta's last error (`code/subcode: message`, or what went wrong).
+pub const PUBLIC_REPLY_ERROR: &str = "public_reply_error";
 
 /// The index the sweep reads: (`due_shard`, `due_at`), projecting `account_id` (which never changes, so no
 /// update but the ones that move `due_at` writes to it).
@@ -117,6 +136,15 @@ pub const LIFECYCLE_ORDER: &[&str] = &[
     ERROR_SUBCODE,
     ERROR_MESSAGE,
     FBTRACE_ID,
+    PUBLIC_REPLY_TEXT,
+    PUBLIC_REPLY_STATUS,
+    PUBLIC_REPLY_ID,
+    PUBLIC_REPLIED_AT,
+    PUBLIC_REPLY_CONFIRMED_BY,
+    PUBLIC_REPLY_ATTEMPTS,
+    PUBLIC_REPLY_CLAIM,
+    PUBLIC_REPLY_UNCONFIRMED,
+    PUBLIC_REPLY_ERROR,
     TOKEN_FINGERPRINT,
     QUEUE_TURN,
     EXPIRES_AT,

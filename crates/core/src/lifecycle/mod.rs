@@ -14,13 +14,19 @@
 //! ```
 //! A `SENDING` claim whose invocation died is swept back to `PENDING` once it is due and past `claimed_until`;
 //! a `PENDING` comment nobody took (its stream record was given up on) is re-driven when it is due ([`due`]).
+//! A `REPLIED` comment whose campaign has a public reply also carries that reply's own state
+//! ([`public_reply`]).
 
 pub mod attr;
 pub mod due;
+pub mod public_reply;
 mod reason;
 mod status;
 mod transition;
 
+pub use public_reply::{
+    ConfirmedBy, PublicPrecondition, PublicReplyMove, PublicReplyState, PublicReplyStatus,
+};
 pub use reason::StatusReason;
 pub use status::CommentStatus;
 pub use transition::{

@@ -35,6 +35,8 @@ pub struct ReplyChoice {
     pub variant: Option<u32>,
     /// The text with the username filled in.
     pub text: String,
+    /// The public reply to post under the comment once the private reply is sent, username filled in.
+    pub public_reply: Option<String>,
 }
 
 /// A status change. Every transition also stamps `updated_at` and removes the claim (`claim_id`,
@@ -64,6 +66,9 @@ pub struct Transition {
     /// A reply decided now, frozen with this write. The write then also requires that no decision is on the
     /// item yet, so two racing deciders cannot leave different texts.
     pub choice: Option<ReplyChoice>,
+    /// On `REPLIED`: the public reply starts `POSTING` under this claim, in the same write (its first attempt;
+    /// `due_at` is then the claim's expiry, so the sweep finds it if the invocation dies).
+    pub public_reply_claim: Option<String>,
 }
 
 impl Transition {
@@ -79,6 +84,7 @@ impl Transition {
             token_fingerprint: None,
             queue_turn: None,
             choice: None,
+            public_reply_claim: None,
         }
     }
 
@@ -120,6 +126,12 @@ impl Transition {
     pub fn unconfirmed_send(mut self, maybe_sent: bool) -> Self {
         self.unconfirmed_send |= maybe_sent;
         self
+    }
+
+    /// Starts the public reply under `claim_id`, due (for the sweep) when the claim goes stale.
+    pub fn public_reply_claim(mut self, claim_id: String, until: DateTime<Utc>) -> Self {
+        self.public_reply_claim = Some(claim_id);
+        self.at(until)
     }
 
     pub fn queue_turn(mut self, turn: DateTime<Utc>) -> Self {

@@ -5,7 +5,8 @@ use super::expression::{Expression, s};
 use super::{CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError};
 use crate::comment::{CommentRecord, format_time};
 use crate::lifecycle::{
-    Claim, CommentStatus, DueComment, Precondition, ReplyChoice, Transition, Written, attr,
+    Claim, CommentStatus, DueComment, Precondition, PublicPrecondition, PublicReplyMove,
+    PublicReplyState, ReplyChoice, Transition, Written, attr,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -215,6 +216,82 @@ impl CommentTable for DynamoCommentStore {
             Ok(_) => Ok(Written::Yes),
             Err(e) if is_condition_failure(&e) => Ok(Written::ConditionFailed),
             Err(e) => Err(StoreError::backend("updating a comment's status", e)),
+        }
+    }
+
+    async fn public_reply(
+        &self,
+        comment_id: &str,
+        precondition: PublicPrecondition<'_>,
+        change: &PublicReplyMove,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        let mut expr = Expression::default();
+        expr.public_reply(comment_id, change, now);
+        let condition = expr.public_condition(&precondition);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(comment_id)))
+            .update_expression(expr.update_expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Written::Yes),
+            Err(e) if is_condition_failure(&e) => Ok(Written::ConditionFailed),
+            Err(e) => Err(StoreError::backend("updating a comment's public reply", e)),
+        }
+    }
+
+    async fn claim_public_reply(
+        &self,
+        comment_id: &str,
+        claim_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PublicReplyState>, StoreError> {
+        let claim = PublicReplyMove::Claim {
+            claim_id: claim_id.to_owned(),
+            until,
+        };
+        let mut expr = Expression::default();
+        expr.public_reply(comment_id, &claim, now);
+        let condition = expr.public_condition(&PublicPrecondition::Queued);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(comment_id)))
+            .update_expression(expr.update_expression())
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(expr.names))
+            .set_expression_attribute_values(Some(expr.values))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes().cloned().unwrap_or_default();
+                Ok(Some(PublicReplyState {
+                    status: Some(crate::lifecycle::PublicReplyStatus::Posting),
+                    attempts: item
+                        .get(attr::PUBLIC_REPLY_ATTEMPTS)
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(1),
+                    unconfirmed: item
+                        .get(attr::PUBLIC_REPLY_UNCONFIRMED)
+                        .and_then(|v| v.as_bool().ok())
+                        .copied()
+                        .unwrap_or(false),
+                }))
+            }
+            Err(e) if is_condition_failure(&e) => Ok(None),
+            Err(e) => Err(StoreError::backend("claiming a comment's public reply", e)),
         }
     }
 

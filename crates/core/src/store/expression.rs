@@ -4,7 +4,8 @@
 use super::MAX_ERROR_MESSAGE_BYTES;
 use crate::comment::{format_time, truncate_to_bytes};
 use crate::lifecycle::{
-    CommentStatus, Precondition, ReplyChoice, StatusReason, Transition, attr, due,
+    CommentStatus, ErrorFields, Precondition, PublicPrecondition, PublicReplyMove,
+    PublicReplyStatus, ReplyChoice, StatusReason, Transition, attr, due,
 };
 use crate::meta::TRANSIENT_CODES;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -139,6 +140,116 @@ impl Expression {
         if let Some(choice) = &transition.choice {
             self.choice(choice);
         }
+        if let Some(claim_id) = &transition.public_reply_claim {
+            self.set(
+                attr::PUBLIC_REPLY_STATUS,
+                s(PublicReplyStatus::Posting.as_str()),
+            );
+            self.set(attr::PUBLIC_REPLY_CLAIM, s(claim_id));
+            self.set(attr::PUBLIC_REPLY_ATTEMPTS, AttributeValue::N("1".into()));
+        }
+    }
+
+    /// The update for a public-reply move (see [`PublicReplyMove`]) of comment `comment_id` at `now`.
+    pub(crate) fn public_reply(
+        &mut self,
+        comment_id: &str,
+        mv: &PublicReplyMove,
+        now: DateTime<Utc>,
+    ) {
+        self.set(attr::PUBLIC_REPLY_STATUS, s(mv.status().as_str()));
+        self.set(attr::UPDATED_AT, s(&format_time(now)));
+        let due = |e: &mut Self, at: Option<DateTime<Utc>>| match at {
+            Some(at) => {
+                e.set(attr::DUE_AT, s(&format_time(at)));
+                e.set(attr::DUE_SHARD, s(&due::shard_of(comment_id)));
+            }
+            None => {
+                e.remove(attr::DUE_AT);
+                e.remove(attr::DUE_SHARD);
+            }
+        };
+        match mv {
+            PublicReplyMove::Claim { claim_id, until } => {
+                self.set(attr::PUBLIC_REPLY_CLAIM, s(claim_id));
+                let attempts = self.name(attr::PUBLIC_REPLY_ATTEMPTS);
+                let zero = self.value(AttributeValue::N("0".into()));
+                let one = self.value(AttributeValue::N("1".into()));
+                self.sets.push(format!(
+                    "{attempts} = if_not_exists({attempts}, {zero}) + {one}"
+                ));
+                due(self, Some(*until));
+                return; // the claim stays
+            }
+            PublicReplyMove::Posted { reply_id, at, by } => {
+                self.set_or_remove(attr::PUBLIC_REPLY_ID, reply_id.as_deref().map(s));
+                self.set(attr::PUBLIC_REPLIED_AT, s(&format_time(*at)));
+                self.set(attr::PUBLIC_REPLY_CONFIRMED_BY, s(by.as_str()));
+                self.remove(attr::PUBLIC_REPLY_ERROR);
+                due(self, None);
+            }
+            PublicReplyMove::Retry {
+                at,
+                maybe_posted,
+                error,
+            } => {
+                if *maybe_posted {
+                    self.set(attr::PUBLIC_REPLY_UNCONFIRMED, AttributeValue::Bool(true));
+                }
+                self.set_or_remove(attr::PUBLIC_REPLY_ERROR, error_line(error).map(|e| s(&e)));
+                due(self, Some(*at));
+            }
+            PublicReplyMove::Failed { error } => {
+                self.set_or_remove(attr::PUBLIC_REPLY_ERROR, error_line(error).map(|e| s(&e)));
+                due(self, None);
+            }
+            PublicReplyMove::Queue {
+                redrive_at,
+                maybe_posted,
+            } => {
+                if *maybe_posted {
+                    self.set(attr::PUBLIC_REPLY_UNCONFIRMED, AttributeValue::Bool(true));
+                }
+                due(self, Some(*redrive_at));
+            }
+        }
+        self.remove(attr::PUBLIC_REPLY_CLAIM);
+    }
+
+    /// The condition expression for a public-reply move.
+    pub(crate) fn public_condition(&mut self, precondition: &PublicPrecondition<'_>) -> String {
+        let status = self.name(attr::PUBLIC_REPLY_STATUS);
+        let word = |e: &mut Self, st: PublicReplyStatus| e.value(s(st.as_str()));
+        match *precondition {
+            PublicPrecondition::Queued => {
+                let queued = word(self, PublicReplyStatus::Queued);
+                format!("{status} = {queued}")
+            }
+            PublicPrecondition::Claimed(claim_id) => {
+                let posting = word(self, PublicReplyStatus::Posting);
+                let claim = self.name(attr::PUBLIC_REPLY_CLAIM);
+                let id = self.value(s(claim_id));
+                format!("{status} = {posting} AND {claim} = {id}")
+            }
+            PublicPrecondition::Due {
+                status: was,
+                due_at,
+            } => {
+                let was = word(self, was);
+                let due = self.name(attr::DUE_AT);
+                let at = self.value(s(due_at));
+                format!("{status} = {was} AND {due} = {at}")
+            }
+            PublicPrecondition::Unsettled => {
+                let [q, p, r] = [
+                    PublicReplyStatus::Queued,
+                    PublicReplyStatus::Posting,
+                    PublicReplyStatus::Retry,
+                ]
+                .map(|st| word(self, st));
+                format!("{status} IN ({q}, {p}, {r})")
+            }
+        }
     }
 
     /// Freezes a reply decided now; the write must then also require [`Expression::no_decision_yet`].
@@ -149,6 +260,10 @@ impl Expression {
             choice.variant.map(|v| AttributeValue::N(v.to_string())),
         );
         self.set(attr::REPLY_TEXT, s(&choice.text));
+        self.set_or_remove(
+            attr::PUBLIC_REPLY_TEXT,
+            choice.public_reply.as_deref().map(s),
+        );
     }
 
     /// No reply decision is frozen on the item yet (so two racing deciders cannot leave different texts).
@@ -272,6 +387,24 @@ impl Expression {
 
     fn status_value(&mut self, status: CommentStatus) -> String {
         self.value(s(status.as_str()))
+    }
+}
+
+/// Meta's error as one short line for the console (`613/2534040: message`, `HTTP 502`), or `None` without one.
+pub(crate) fn error_line(error: &ErrorFields) -> Option<String> {
+    let code = match (error.code, error.subcode) {
+        (Some(c), Some(sub)) => Some(format!("{c}/{sub}")),
+        (Some(c), None) => Some(c.to_string()),
+        _ => error.http_status.map(|h| format!("HTTP {h}")),
+    };
+    let message = error
+        .message
+        .as_deref()
+        .map(|m| truncate_to_bytes(m, MAX_ERROR_MESSAGE_BYTES));
+    match (code, message) {
+        (Some(c), Some(m)) => Some(format!("{c}: {m}")),
+        (Some(c), None) => Some(c),
+        (None, m) => m.map(str::to_owned),
     }
 }
 

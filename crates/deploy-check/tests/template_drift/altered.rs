@@ -71,7 +71,16 @@ fn a_stream_without_old_images_is_caught() {
 #[test]
 fn a_filter_that_lets_other_statuses_through_is_caught() {
     let yaml = altered(r#"{"S": ["PENDING"]}"#, r#"{"S": ["PENDING", "RETRY"]}"#);
-    assert_caught(&yaml, "new image is RETRY is delivered");
+    assert_caught(&yaml, "new image is RETRY (public reply None) is delivered");
+}
+
+#[test]
+fn a_filter_that_brings_back_posted_public_replies_is_caught() {
+    let yaml = altered(r#"{"S": ["QUEUED"]}"#, r#"{"S": ["QUEUED", "POSTED"]}"#);
+    assert_caught(
+        &yaml,
+        "new image is REPLIED (public reply Some(Posted)) is delivered",
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 use reply_core::CommentStatus;
 use reply_core::comment::attr;
+use reply_core::lifecycle::PublicReplyStatus;
 use sam_template::Template;
 use serde_json::json;
 use stream_runner::{COMMENT_STREAM_EVENT, EventSourceSettings, REPLIER_FUNCTION_RESOURCE};
@@ -48,40 +49,47 @@ pub(crate) fn check_stream_mapping(template: &Template, problems: &mut Problems)
         ));
     }
 
-    // The filter: exactly the one pattern, and it lets through new images in PENDING and nothing else.
+    // The filters: exactly two patterns, which let through new images in PENDING, and REPLIED ones whose
+    // public reply is QUEUED, and nothing else.
     let pending = CommentStatus::Pending.as_str();
-    let expected = json!({"dynamodb": {"NewImage": {(attr::STATUS): {"S": [pending]}}}});
-    match settings.filters.as_slice() {
-        [filter] => {
-            let actual: serde_json::Value =
-                serde_json::from_str(filter.source()).unwrap_or_default();
-            if actual != expected {
+    let replied = CommentStatus::Replied.as_str();
+    let queued = PublicReplyStatus::Queued.as_str();
+    let expected = [
+        json!({"dynamodb": {"NewImage": {(attr::STATUS): {"S": [pending]}}}}),
+        json!({"dynamodb": {"NewImage": {
+            (attr::STATUS): {"S": [replied]},
+            (attr::PUBLIC_REPLY_STATUS): {"S": [queued]},
+        }}}),
+    ];
+    let actual: Vec<serde_json::Value> = settings
+        .filters
+        .iter()
+        .map(|f| serde_json::from_str(f.source()).unwrap_or_default())
+        .collect();
+    if actual != expected {
+        problems.add(format!(
+            "{at}: the filters are {actual:?}, the replier expects {expected:?}"
+        ));
+    }
+    let delivered = |record: &serde_json::Value| settings.filters.iter().any(|f| f.matches(record));
+    for status in all_statuses() {
+        for public in std::iter::once(None).chain(PublicReplyStatus::ALL.map(Some)) {
+            let record = stream_record("MODIFY", Some(status), Some((status, public)));
+            let wanted = status == CommentStatus::Pending
+                || (status == CommentStatus::Replied && public == Some(PublicReplyStatus::Queued));
+            if delivered(&record) != wanted {
                 problems.add(format!(
-                    "{at}: the filter is {actual}, the replier expects {expected}"
-                ));
-            }
-            for status in all_statuses() {
-                let delivered =
-                    filter.matches(&stream_record("MODIFY", Some(status), Some(status)));
-                let wanted = status == CommentStatus::Pending;
-                if delivered != wanted {
-                    problems.add(format!(
-                        "{at}: a record whose new image is {status} is {} by the filter, but the replier expects {}",
-                        if delivered { "delivered" } else { "dropped" },
-                        if wanted { "it" } else { "only PENDING" },
-                    ));
-                }
-            }
-            if filter.matches(&stream_record("REMOVE", Some(CommentStatus::Pending), None)) {
-                problems.add(format!(
-                    "{at}: the filter delivers TTL deletions (records with no new image)"
+                    "{at}: a record whose new image is {status} (public reply {public:?}) is {} by the filters, but the replier expects {}",
+                    if wanted { "dropped" } else { "delivered" },
+                    if wanted { "it" } else { "only PENDING, and REPLIED with a QUEUED public reply" },
                 ));
             }
         }
-        filters => problems.add(format!(
-            "{at}: expected exactly one filter pattern ({expected}), found {}",
-            filters.len()
-        )),
+    }
+    if delivered(&stream_record("REMOVE", Some(CommentStatus::Pending), None)) {
+        problems.add(format!(
+            "{at}: the filters deliver TTL deletions (records with no new image)"
+        ));
     }
 
     let Some(function) = template.resource(REPLIER_FUNCTION_RESOURCE) else {
@@ -158,13 +166,17 @@ pub(crate) fn check_stream_mapping(template: &Template, problems: &mut Problems)
 fn stream_record(
     event_name: &str,
     old: Option<CommentStatus>,
-    new: Option<CommentStatus>,
+    new: Option<(CommentStatus, Option<PublicReplyStatus>)>,
 ) -> serde_json::Value {
-    let image = |status: CommentStatus| {
-        json!({
+    let image = |status: CommentStatus, public: Option<PublicReplyStatus>| {
+        let mut image = json!({
             (attr::COMMENT_ID): {"S": "18058455121735594"},
             (attr::STATUS): {"S": status.as_str()},
-        })
+        });
+        if let Some(public) = public {
+            image[attr::PUBLIC_REPLY_STATUS] = json!({"S": public.as_str()});
+        }
+        image
     };
     let mut dynamodb = json!({
         "Keys": {(attr::COMMENT_ID): {"S": "18058455121735594"}},
@@ -172,10 +184,10 @@ fn stream_record(
         "StreamViewType": STREAM_VIEW,
     });
     if let Some(status) = old {
-        dynamodb["OldImage"] = image(status);
+        dynamodb["OldImage"] = image(status, None);
     }
-    if let Some(status) = new {
-        dynamodb["NewImage"] = image(status);
+    if let Some((status, public)) = new {
+        dynamodb["NewImage"] = image(status, public);
     }
     json!({"eventID": "1", "eventName": event_name, "eventSource": "aws:dynamodb", "dynamodb": dynamodb})
 }

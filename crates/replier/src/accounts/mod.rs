@@ -57,6 +57,8 @@ pub enum Bucket {
     Posts,
     /// Replies to Live comments (Meta: 100 per second).
     Live,
+    /// Public replies under comments (`PUBLIC_REPLIES_PER_HOUR`); never queued for turns.
+    PublicReplies,
 }
 
 impl Bucket {
@@ -64,6 +66,7 @@ impl Bucket {
         match self {
             Self::Posts => "posts",
             Self::Live => "live",
+            Self::PublicReplies => "public_replies",
         }
     }
 }
@@ -87,6 +90,7 @@ impl AccountState {
         match bucket {
             Bucket::Posts => self.queue_tail_posts,
             Bucket::Live => self.queue_tail_live,
+            Bucket::PublicReplies => None,
         }
     }
 }
@@ -96,7 +100,8 @@ impl Bucket {
     pub(crate) fn queue_tail_attribute(self) -> &'static str {
         match self {
             Self::Posts => attr::QUEUE_TAIL_POSTS,
-            Self::Live => attr::QUEUE_TAIL_LIVE,
+            // Public replies wait for their slot instead of a turn; a turn asked for anyway queues with Live's.
+            Self::Live | Self::PublicReplies => attr::QUEUE_TAIL_LIVE,
         }
     }
 }

@@ -44,6 +44,10 @@ fn comment(age: TimeDelta) -> CommentRecord {
         campaign_id: None,
         reply_variant: None,
         reply_text: None,
+        public_reply_text: None,
+        public_reply_status: None,
+        public_reply_attempts: None,
+        public_reply_unconfirmed: None,
         expires_at: 0,
     }
 }

@@ -22,7 +22,43 @@ fn state(status: CommentStatus) -> DueState {
         reply_deadline: Some(now() + TimeDelta::days(6)),
         claimed_until: None,
         redrives: 0,
+        public_reply: None,
     }
+}
+
+#[test]
+fn a_due_public_reply_is_queued_again_a_dead_claim_marked_unconfirmed_and_a_late_one_given_up() {
+    let public = |status: PublicReplyStatus| DueState {
+        public_reply: Some(status),
+        ..state(CommentStatus::Replied)
+    };
+    let redrive_at = now() + TimeDelta::minutes(15);
+    for (status, maybe_posted) in [
+        (PublicReplyStatus::Retry, false),
+        (PublicReplyStatus::Queued, false),
+        (PublicReplyStatus::Posting, true),
+    ] {
+        assert_eq!(
+            decide_public(&public(status), now(), &settings()),
+            Some(PublicReplyMove::Queue {
+                redrive_at,
+                maybe_posted
+            }),
+            "{status}"
+        );
+    }
+    for status in [PublicReplyStatus::Posted, PublicReplyStatus::Failed] {
+        assert_eq!(decide_public(&public(status), now(), &settings()), None);
+    }
+    assert_eq!(
+        decide_public(&state(CommentStatus::Replied), now(), &settings()),
+        None
+    );
+    let late = now() + TimeDelta::days(7);
+    assert!(matches!(
+        decide_public(&public(PublicReplyStatus::Retry), late, &settings()),
+        Some(PublicReplyMove::Failed { .. })
+    ));
 }
 
 fn moved(action: Action) -> (Transition, Transition, Moved) {

@@ -8,6 +8,7 @@ mod campaigns;
 mod events;
 mod failures;
 mod ports;
+mod public_replies;
 mod redrive;
 mod request_shape;
 mod sending;

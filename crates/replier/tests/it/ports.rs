@@ -9,7 +9,10 @@ use replier::ports::AccountLedger;
 use replier::{Budget, Ports, Replier, TokenFingerprint};
 use reply_core::clock::ManualClock;
 use reply_core::comment::{CommentRecord, CommentStatus};
-use reply_core::lifecycle::{Claim, Precondition, ReplyChoice, Transition, Written};
+use reply_core::lifecycle::{
+    Claim, Precondition, PublicPrecondition, PublicReplyMove, PublicReplyState, ReplyChoice,
+    Transition, Written,
+};
 use reply_core::store::dynamo::DynamoCommentStore;
 use reply_core::store::{
     CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError,
@@ -185,6 +188,35 @@ impl CommentTable for CountedWrites {
             self.count(id);
         }
         Ok(written)
+    }
+    async fn public_reply(
+        &self,
+        id: &str,
+        p: PublicPrecondition<'_>,
+        change: &PublicReplyMove,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        let written = self.inner.public_reply(id, p, change, now).await?;
+        if written == Written::Yes {
+            self.count(id);
+        }
+        Ok(written)
+    }
+    async fn claim_public_reply(
+        &self,
+        id: &str,
+        claim_id: &str,
+        until: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<PublicReplyState>, StoreError> {
+        let claim = self
+            .inner
+            .claim_public_reply(id, claim_id, until, now)
+            .await?;
+        if claim.is_some() {
+            self.count(id);
+        }
+        Ok(claim)
     }
     async fn due_page(
         &self,

@@ -39,6 +39,7 @@ pub async fn run(args: CampaignTestArgs, out: &Output) -> Result<(), Failure> {
         time: Utc::now(),
         text: &args.text,
         username,
+        public_reply_allowed: media_type != Some("LIVE"),
     };
     let comment = json!({
         "comment_id": comment_id,
@@ -83,6 +84,7 @@ pub async fn run(args: CampaignTestArgs, out: &Output) -> Result<(), Failure> {
                     "keyword": c.keyword,
                     "text": c.text.as_ref().ok(),
                     "bytes": c.text.as_ref().map_or_else(|e| e.0, String::len),
+                    "public_reply": c.public_reply,
                 });
                 match &c.text {
                     Ok(_) => ("reply", None, decision),
@@ -120,6 +122,9 @@ pub async fn run(args: CampaignTestArgs, out: &Output) -> Result<(), Failure> {
                     "  {} {too_long}: the comment would be FAILED (reply_text_too_long)",
                     output::bad("but")
                 ),
+            }
+            if let Some(public) = &c.public_reply {
+                println!("and then posts under the comment:\n  {public}");
             }
         }
         None => println!(
