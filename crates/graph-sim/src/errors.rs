@@ -21,6 +21,10 @@ pub(crate) struct GraphError {
 pub(crate) const SUB_NOT_REPLYABLE: u32 = 2534025;
 /// `10/2534022`: outside the allowed window (7 days, or the Live broadcast has ended).
 pub(crate) const SUB_OUTSIDE_WINDOW: u32 = 2534022;
+/// `10/2018278`: a message to a person outside the 24-hour messaging window (PLATFORM.md §6, §8).
+pub(crate) const SUB_OUTSIDE_MESSAGING_WINDOW: u32 = 2018278;
+/// `100/2534014`: no Instagram user matches the recipient ID.
+pub(crate) const SUB_NO_MATCHING_USER: u32 = 2534014;
 /// `190/463`: the access token has expired.
 pub(crate) const SUB_TOKEN_EXPIRED: u32 = 463;
 
@@ -84,7 +88,7 @@ fn default_message(code: u32, subcode: Option<u32>) -> String {
         (1, _) => "An unknown error has occurred.",
         (2, _) => "An unexpected error has occurred. Please retry your request later.",
         (4, _) => "(#4) Application request limit reached",
-        (10, Some(SUB_OUTSIDE_WINDOW | 2018278)) => {
+        (10, Some(SUB_OUTSIDE_WINDOW | SUB_OUTSIDE_MESSAGING_WINDOW)) => {
             "(#10) This message is sent outside of allowed window."
         }
         (10, Some(2018108)) => "(#10) This person isn't receiving messages from you right now.",
@@ -94,7 +98,7 @@ fn default_message(code: u32, subcode: Option<u32>) -> String {
         (100, Some(SUB_NOT_REPLYABLE)) => {
             "(#100) This comment can't receive a private reply. It may already have one, or it is too old or not eligible."
         }
-        (100, Some(2534014)) => "(#100) No matching Instagram user was found.",
+        (100, Some(SUB_NO_MATCHING_USER)) => "(#100) No matching Instagram user was found.",
         (100, Some(2534015)) => "(#100) This Instagram user can't receive messages.",
         (100, _) => "(#100) Invalid parameter",
         (104, _) => "An access token is required to request this resource.",

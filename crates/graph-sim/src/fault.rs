@@ -10,9 +10,10 @@ use serde_json::Value;
 /// One fault, with the requests it applies to and how many times it fires.
 ///
 /// JSON: `{"kind":"graph_error","code":190,"subcode":460,"ig_id":"178...","comment_id":"180...","times":1}`;
-/// `ig_id`/`comment_id` absent = any, `times` absent = every matching request until cleared, `endpoint` absent =
-/// `messages` (private replies), `"public_replies"` = `POST /{comment_id}/replies` instead. A fault applies to
-/// one endpoint only, so that faults ordered for private replies never touch public replies and vice versa.
+/// `ig_id`/`comment_id`/`recipient_id` absent = any, `times` absent = every matching request until cleared,
+/// `endpoint` absent = `messages` (private replies), `"public_replies"` = `POST /{comment_id}/replies` instead,
+/// `"send_api"` = messages to a person (`recipient.id`). A fault applies to one endpoint only, so that faults
+/// ordered for private replies never touch the other endpoints and vice versa.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
     #[serde(default, skip_serializing_if = "Endpoint::is_messages")]
@@ -21,6 +22,10 @@ pub struct Fault {
     pub ig_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment_id: Option<String>,
+    /// The person (IGSID) a Send API message is for. Only Send API calls name one, so a fault narrowed to a
+    /// recipient applies to nothing else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
     #[serde(flatten)]
@@ -38,6 +43,9 @@ pub enum Endpoint {
     /// `POST /{version}/{comment_id}/replies`, the public reply. `process`/`deliver` there mean the reply is
     /// published (and recorded) before the answer fails.
     PublicReplies,
+    /// `POST /{version}/{ig_id}/messages` with `recipient.id`: a message to a person (the Send API).
+    /// `process`/`deliver` there mean the message is delivered (and recorded) before the answer fails.
+    SendApi,
 }
 
 impl Endpoint {
@@ -110,6 +118,7 @@ impl Fault {
             endpoint: Endpoint::Messages,
             ig_id: None,
             comment_id: None,
+            recipient_id: None,
             times: None,
             kind,
         }
@@ -183,18 +192,46 @@ impl Fault {
         self.on(Endpoint::PublicReplies)
     }
 
-    pub(crate) fn matches(
-        &self,
-        endpoint: Endpoint,
-        ig_id: &str,
-        comment_id: Option<&str>,
-    ) -> bool {
+    /// Aims the fault at messages to a person (the Send API, `recipient.id`), where `ig_id` is the sending
+    /// account.
+    pub fn on_send_api(self) -> Self {
+        self.on(Endpoint::SendApi)
+    }
+
+    /// Narrows the fault to Send API messages for this person (IGSID).
+    pub fn for_recipient(mut self, igsid: impl Into<String>) -> Self {
+        self.recipient_id = Some(igsid.into());
+        self
+    }
+
+    pub(crate) fn matches(&self, endpoint: Endpoint, target: &Target<'_>) -> bool {
+        let narrowed = |want: Option<&str>, got: Option<&str>| want.is_none_or(|w| Some(w) == got);
         self.endpoint == endpoint
-            && self.ig_id.as_deref().is_none_or(|want| want == ig_id)
             && self
-                .comment_id
+                .ig_id
                 .as_deref()
-                .is_none_or(|want| Some(want) == comment_id)
+                .is_none_or(|want| want == target.ig_id)
+            && narrowed(self.comment_id.as_deref(), target.comment_id)
+            && narrowed(self.recipient_id.as_deref(), target.recipient_id)
+    }
+}
+
+/// What a request is about, as a [`Fault`] narrows it: the account, and the comment or the person when the
+/// endpoint names one.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Target<'a> {
+    pub ig_id: &'a str,
+    pub comment_id: Option<&'a str>,
+    pub recipient_id: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    pub(crate) fn comment(ig_id: &'a str, comment_id: Option<&'a str>) -> Self {
+        Self {
+            ig_id,
+            comment_id,
+            recipient_id: None,
+        }
     }
 }
 
@@ -220,21 +257,46 @@ mod tests {
     fn a_fault_narrowed_to_a_comment_skips_other_comments_and_accounts() {
         let f = Fault::http_status(500).for_account("a").for_comment("c1");
         let m = Endpoint::Messages;
-        assert!(f.matches(m, "a", Some("c1")));
-        assert!(!f.matches(m, "a", Some("c2")));
-        assert!(!f.matches(m, "b", Some("c1")));
-        assert!(!f.matches(m, "a", None));
-        assert!(Fault::http_status(500).matches(m, "any", None));
+        assert!(f.matches(m, &Target::comment("a", Some("c1"))));
+        assert!(!f.matches(m, &Target::comment("a", Some("c2"))));
+        assert!(!f.matches(m, &Target::comment("b", Some("c1"))));
+        assert!(!f.matches(m, &Target::comment("a", None)));
+        assert!(Fault::http_status(500).matches(m, &Target::comment("any", None)));
     }
 
     #[test]
     fn a_fault_applies_to_private_replies_unless_aimed_at_public_ones() {
         let private = Fault::http_status(500);
         let public = Fault::http_status(500).on_public_replies();
-        assert!(private.matches(Endpoint::Messages, "a", Some("c1")));
-        assert!(!private.matches(Endpoint::PublicReplies, "a", Some("c1")));
-        assert!(public.matches(Endpoint::PublicReplies, "a", Some("c1")));
-        assert!(!public.matches(Endpoint::Messages, "a", Some("c1")));
+        let send = Fault::http_status(500).on_send_api();
+        let c1 = Target::comment("a", Some("c1"));
+        assert!(private.matches(Endpoint::Messages, &c1));
+        assert!(!private.matches(Endpoint::PublicReplies, &c1));
+        assert!(!private.matches(Endpoint::SendApi, &c1));
+        assert!(public.matches(Endpoint::PublicReplies, &c1));
+        assert!(!public.matches(Endpoint::Messages, &c1));
+        assert!(send.matches(Endpoint::SendApi, &c1));
+        assert!(!send.matches(Endpoint::Messages, &c1));
+    }
+
+    #[test]
+    fn a_fault_narrowed_to_a_recipient_applies_to_messages_for_that_person_only() {
+        let f = Fault::graph_error(551, None)
+            .on_send_api()
+            .for_recipient("p1");
+        let to = |igsid| Target {
+            ig_id: "a",
+            comment_id: None,
+            recipient_id: Some(igsid),
+        };
+        assert!(f.matches(Endpoint::SendApi, &to("p1")));
+        assert!(!f.matches(Endpoint::SendApi, &to("p2")));
+        assert!(!f.matches(Endpoint::SendApi, &Target::comment("a", None)));
+        let json: Fault = serde_json::from_str(
+            r#"{"kind":"graph_error","code":551,"endpoint":"send_api","recipient_id":"p1"}"#,
+        )
+        .expect("valid fault");
+        assert_eq!(json, f);
     }
 
     #[test]

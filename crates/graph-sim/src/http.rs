@@ -1,6 +1,6 @@
-//! The HTTP face of the simulator: Meta's `POST /{version}/{ig_id}/messages`, `subscribed_apps` and
-//! `POST`/`GET /{version}/{comment_id}/replies`, and the `/_sim/` control routes that mirror the [`Simulator`]
-//! methods for tests and tools that are not written in Rust.
+//! The HTTP face of the simulator: Meta's `POST /{version}/{ig_id}/messages` (private replies and the Send
+//! API), `subscribed_apps` and `POST`/`GET /{version}/{comment_id}/replies`, and the `/_sim/` control routes
+//! that mirror the [`Simulator`] methods for tests and tools that are not written in Rust.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,11 +14,13 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::config::WebhookTarget;
 use crate::fault::{Fault, FaultKind};
 use crate::rate::Usage;
+use crate::rules::PersonAnswerError;
 use crate::server::ConnKill;
 use crate::simulator::Simulator;
-use crate::wire::{Answer, AnswerBody, CommentSpec, PublicReplyCall, ReplyCall};
+use crate::wire::{Answer, AnswerBody, CommentSpec, MessagesCall, PersonAnswer, PublicReplyCall};
 
 impl Simulator {
     /// All routes, for mounting in another server. The `close_connection` fault only closes connections that
@@ -42,6 +44,9 @@ impl Simulator {
             .route("/_sim/log", get(log))
             .route("/_sim/replies", get(replies))
             .route("/_sim/public_replies", get(public_replies))
+            .route("/_sim/messages", get(messages))
+            .route("/_sim/person_answers", post(person_answers))
+            .route("/_sim/webhook", post(set_webhook).delete(remove_webhook))
             .route("/_sim/reset", post(reset))
             .with_state(self.clone())
     }
@@ -56,13 +61,21 @@ async fn send_message(
     body: Bytes,
 ) -> Response {
     let token = bearer_token(&headers).or_else(|| query.get("access_token").cloned());
-    let call = ReplyCall::parse(version, ig_id, token, &body);
-    let fault = sim.take_fault(&call);
-    let answer = sim.respond(&call, fault.as_ref());
+    let (answer, fault, ig_id) = match MessagesCall::parse(version, ig_id, token, &body) {
+        MessagesCall::PrivateReply(call) => {
+            let fault = sim.take_fault(&call);
+            (sim.respond(&call, fault.as_ref()), fault, call.ig_id)
+        }
+        MessagesCall::SendApi(call) => {
+            let fault = sim.take_send_fault(&call);
+            (sim.respond_send(&call, fault.as_ref()), fault, call.ig_id)
+        }
+    };
+    sim.echo_delivery(answer.message_id.as_deref()).await;
     if let Some(cut) = wait_or_cut(fault.as_ref(), conn).await {
         return cut;
     }
-    to_response(answer, &call.ig_id)
+    to_response(answer, &ig_id)
 }
 
 /// A fault's effect on the connection once the answer is decided: the `delay` waited out, or the connection
@@ -275,6 +288,71 @@ async fn replies(State(sim): State<Simulator>) -> Response {
 
 async fn public_replies(State(sim): State<Simulator>) -> Response {
     Json(sim.public_replies()).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesQuery {
+    ig_id: Option<String>,
+    recipient_id: Option<String>,
+}
+
+/// The Send API messages delivered, in order; `?ig_id=...&recipient_id=...` narrows them to one account and
+/// person (either alone too).
+async fn messages(State(sim): State<Simulator>, Query(q): Query<MessagesQuery>) -> Response {
+    let listed: Vec<_> = sim
+        .messages()
+        .into_iter()
+        .filter(|m| q.ig_id.as_ref().is_none_or(|id| *id == m.ig_id))
+        .filter(|m| {
+            q.recipient_id
+                .as_ref()
+                .is_none_or(|id| *id == m.recipient_id)
+        })
+        .collect();
+    Json(listed).into_response()
+}
+
+/// Plays a person's answer; `404` when the comment named has no delivered private reply, `400` for the other
+/// refusals, each with its reason.
+async fn person_answers(
+    State(sim): State<Simulator>,
+    Json(answer): Json<PersonAnswer>,
+) -> Response {
+    match sim.person_answers(answer).await {
+        Ok(answered) => Json(answered).into_response(),
+        Err(e @ PersonAnswerError::NoPrivateReply { .. }) => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "error": e.to_string() })),
+        )
+            .into_response(),
+        Err(e) => bad_request(&e.to_string()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct WebhookBody {
+    url: String,
+    app_secret: String,
+    #[serde(default)]
+    echoes: bool,
+}
+
+/// `{"url","app_secret","echoes"?}`: where notifications go from now on.
+async fn set_webhook(State(sim): State<Simulator>, Json(body): Json<WebhookBody>) -> Response {
+    if body.url.trim().is_empty() || body.app_secret.is_empty() {
+        return bad_request("url and app_secret must not be empty");
+    }
+    sim.set_webhook(Some(WebhookTarget {
+        url: body.url.trim().to_owned(),
+        app_secret: body.app_secret,
+        echoes: body.echoes,
+    }));
+    ok().into_response()
+}
+
+async fn remove_webhook(State(sim): State<Simulator>) -> Json<Value> {
+    sim.set_webhook(None);
+    ok()
 }
 
 async fn reset(State(sim): State<Simulator>) -> Json<Value> {

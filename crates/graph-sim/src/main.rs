@@ -12,7 +12,8 @@ const USAGE: &str = "usage: graph-sim [--port PORT] [--host ADDR]
   --host ADDR   address to bind (env SIM_HOST, default 127.0.0.1)
 env: ACCESS_TOKEN (accepted for every account), SIM_TOKENS (ig_id=token,...), SIM_STRICT_COMMENTS,
      SIM_HOUR_LIMIT, SIM_HOUR_WINDOW_SECS, SIM_LIVE_LIMIT, SIM_LIVE_WINDOW_MS, SIM_PUBLIC_REPLY_LIMIT,
-     SIM_PUBLIC_REPLY_WINDOW_SECS, RUST_LOG";
+     SIM_PUBLIC_REPLY_WINDOW_SECS, SIM_SEND_API_LIMIT, SIM_SEND_API_WINDOW_MS, SIM_WEBHOOK_URL,
+     SIM_WEBHOOK_APP_SECRET, SIM_WEBHOOK_ECHOES, RUST_LOG";
 
 #[tokio::main]
 async fn main() -> ExitCode {

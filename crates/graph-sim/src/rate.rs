@@ -17,6 +17,8 @@ pub(crate) enum Bucket {
     /// Public replies to comments (`POST` and `GET /{comment_id}/replies`), against the account's Business Use
     /// Case budget.
     PublicReplies,
+    /// Messages to a person (the Send API, `recipient.id`).
+    SendApi,
 }
 
 /// What the usage headers report after a call.

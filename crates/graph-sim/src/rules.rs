@@ -5,7 +5,8 @@
 //!
 //! This file holds the state and the rules of a private reply (and how a fault shapes an answer); the first
 //! checks of every endpoint (path and token) are in `access`, the public replies to a comment in
-//! `public_replies`, the `subscribed_apps` endpoint in `subscriptions`: each an `impl State` block.
+//! `public_replies`, messages to a person (the Send API) and their window in `send_api`, the `subscribed_apps`
+//! endpoint in `subscriptions`: each an `impl State` block.
 //!
 //! [`Simulator`]: crate::Simulator
 
@@ -15,19 +16,25 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
-use crate::config::SimConfig;
+use crate::config::{SimConfig, WebhookTarget};
 use crate::errors::{GraphError, SUB_NOT_REPLYABLE, SUB_OUTSIDE_WINDOW};
-use crate::fault::{Endpoint, Fault, FaultKind};
+use crate::fault::{Endpoint, Fault, FaultKind, Target};
 use crate::ids::{commenter_id_for, message_id, token_fingerprint};
 use crate::rate::{Bucket, Limit, RateLimiter, Usage};
 use crate::wire::{
-    Answer, AnswerBody, DeliveredReply, ENDPOINT_MESSAGES, LoggedRequest, METHOD_POST, PublicReply,
-    ReplyCall,
+    Answer, AnswerBody, DeliveredMessage, DeliveredReply, ENDPOINT_MESSAGES, LoggedRequest,
+    METHOD_POST, PublicReply, ReplyCall,
 };
 
 mod access;
 mod public_replies;
+mod send_api;
 mod subscriptions;
+
+pub use send_api::{
+    MAX_BUTTON_TITLE_CHARS, MAX_BUTTONS, MAX_TEMPLATE_TEXT_CHARS, MESSAGING_WINDOW,
+    PersonAnswerError,
+};
 
 /// Longest private reply Meta accepts, in UTF-8 bytes.
 pub const MAX_TEXT_BYTES: usize = 1000;
@@ -63,6 +70,12 @@ pub(crate) struct State {
     pub(crate) public_replies: Vec<PublicReply>,
     /// Account -> the fields it subscribed the app to.
     pub(crate) subscriptions: HashMap<String, Vec<String>>,
+    /// Messages delivered through the Send API, in order.
+    pub(crate) messages: Vec<DeliveredMessage>,
+    /// (account, person's IGSID) -> when the person last wrote to the account: their messaging window's start.
+    pub(crate) last_message_from: HashMap<(String, String), DateTime<Utc>>,
+    /// Where notifications go (the configured one until changed).
+    pub(crate) webhook: Option<WebhookTarget>,
 }
 
 impl State {
@@ -80,6 +93,9 @@ impl State {
             replies: Vec::new(),
             public_replies: Vec::new(),
             subscriptions: HashMap::new(),
+            messages: Vec::new(),
+            last_message_from: HashMap::new(),
+            webhook: cfg.webhook.clone(),
         }
     }
 
@@ -91,20 +107,17 @@ impl State {
 
     /// Takes the first pending fault that applies to this request, using up one of its `times`.
     pub(crate) fn take_fault(&mut self, call: &ReplyCall) -> Option<FaultKind> {
-        self.take_fault_on(Endpoint::Messages, &call.ig_id, call.comment_id.as_deref())
+        let target = Target::comment(&call.ig_id, call.comment_id.as_deref());
+        self.take_fault_on(Endpoint::Messages, &target)
     }
 
-    /// Takes the first pending fault aimed at `endpoint` that applies to this account and comment.
-    fn take_fault_on(
-        &mut self,
-        endpoint: Endpoint,
-        ig_id: &str,
-        comment_id: Option<&str>,
-    ) -> Option<FaultKind> {
+    /// Takes the first pending fault aimed at `endpoint` that applies to this request's account, comment or
+    /// person.
+    fn take_fault_on(&mut self, endpoint: Endpoint, target: &Target<'_>) -> Option<FaultKind> {
         let idx = self
             .faults
             .iter()
-            .position(|f| f.matches(endpoint, ig_id, comment_id))?;
+            .position(|f| f.matches(endpoint, target))?;
         let fault = &mut self.faults[idx];
         let kind = fault.kind.clone();
         let used_up = fault.times.as_mut().is_some_and(|n| {
@@ -333,6 +346,7 @@ impl State {
             version: call.version.clone(),
             ig_id: call.ig_id.clone(),
             comment_id: call.comment_id.clone(),
+            recipient_id: None,
             token_fingerprint: call.token.as_deref().map(token_fingerprint),
             text_len: call.text.as_ref().map(String::len),
             text: call.text.clone(),

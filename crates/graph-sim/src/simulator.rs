@@ -8,13 +8,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::config::SimConfig;
+use crate::config::{SimConfig, WebhookTarget};
 use crate::fault::{Fault, FaultKind};
 use crate::ids::commenter_id_for;
-use crate::rules::{Comment, State};
+use crate::rules::{Comment, PersonAnswerError, State};
+use crate::webhook::deliver;
 use crate::wire::{
-    Answer, CommentSpec, DeliveredReply, LoggedRequest, PublicReply, PublicReplyCall, ReplyCall,
-    parse_reply_fields, parse_subscribed_fields,
+    Answer, CommentSpec, DeliveredMessage, DeliveredReply, LoggedRequest, PersonAnswer,
+    PersonAnswered, PublicReply, PublicReplyCall, ReplyCall, SendCall, parse_reply_fields,
+    parse_subscribed_fields,
 };
 
 /// The simulator: shared state behind an `Arc`, cheap to clone. Every control operation is a method here and
@@ -134,8 +136,8 @@ impl Simulator {
         self.lock().faults.clear();
     }
 
-    /// Every request to the messages, subscribed_apps and replies endpoints, in order (`endpoint` and `method`
-    /// tell them apart).
+    /// Every request to the messages (private replies and the Send API), subscribed_apps and replies endpoints,
+    /// in order (`endpoint` and `method` tell them apart).
     pub fn log(&self) -> Vec<LoggedRequest> {
         self.lock().log.clone()
     }
@@ -187,8 +189,77 @@ impl Simulator {
             .count()
     }
 
-    /// Back to the start-up configuration: tokens, no comments, no replies (private or public), no faults, no
-    /// log, clock at real time.
+    /// Messages delivered through the Send API (`recipient.id`), in order, including those whose answer a
+    /// fault lost. Private replies are in [`Self::replies`].
+    pub fn messages(&self) -> Vec<DeliveredMessage> {
+        self.lock().messages.clone()
+    }
+
+    /// The Send API messages account `ig_id` delivered to person `igsid`, in order.
+    pub fn messages_to(&self, ig_id: &str, igsid: &str) -> Vec<DeliveredMessage> {
+        self.lock()
+            .messages
+            .iter()
+            .filter(|m| m.ig_id == ig_id && m.recipient_id == igsid)
+            .cloned()
+            .collect()
+    }
+
+    /// Where the notifications of [`Self::person_answers`] (and echoes) go from now on; `None` stops them.
+    /// [`Self::reset`] returns to the configured one.
+    pub fn set_webhook(&self, target: Option<WebhookTarget>) {
+        self.lock().webhook = target;
+    }
+
+    /// Plays a person writing to an account (the commenter answering the private reply, or anyone): records
+    /// the message at the simulated now (less `seconds_ago`), which opens their 24-hour messaging window, and
+    /// posts its signed `messages` notification to the webhook, if one is set, waiting for the answer.
+    pub async fn person_answers(
+        &self,
+        answer: PersonAnswer,
+    ) -> Result<PersonAnswered, PersonAnswerError> {
+        let (event, target, sent) = {
+            let mut st = self.lock();
+            let (event, target) = st.record_answer(&answer)?;
+            (event, target, st.now())
+        };
+        let delivered = match target {
+            Some(target) => Some(deliver(&target, event.body(sent)).await),
+            None => None,
+        };
+        tracing::info!(
+            ig_id = %event.account,
+            igsid = %event.sender,
+            webhook_status = delivered.and_then(Result::ok),
+            "person answers"
+        );
+        Ok(PersonAnswered {
+            ig_id: event.account,
+            igsid: event.sender,
+            mid: event.mid,
+            at: event.at,
+            webhook_status: delivered.and_then(Result::ok),
+            webhook_error: delivered.and_then(Result::err).map(|e| e.to_string()),
+        })
+    }
+
+    /// Posts the echo of the delivery that created `message_id` (nothing was delivered: `None`), when the
+    /// webhook wants echoes. Awaited before the send is answered, so that a test which has its answer also has
+    /// the echo's effect.
+    pub(crate) async fn echo_delivery(&self, message_id: Option<&str>) {
+        let Some(echo) = message_id.and_then(|id| self.lock().echo_of(id)) else {
+            return;
+        };
+        let (event, target) = echo;
+        let sent = self.now();
+        match deliver(&target, event.body(sent)).await {
+            Ok(status) => tracing::info!(ig_id = %event.account, status, "echo delivered"),
+            Err(e) => tracing::warn!(ig_id = %event.account, error = %e, "echo not delivered"),
+        }
+    }
+
+    /// Back to the start-up configuration: tokens, webhook, no comments, no replies (private or public), no
+    /// messages, no faults, no log, clock at real time.
     pub fn reset(&self) {
         *self.lock() = State::new(&self.inner.cfg);
     }
@@ -201,6 +272,16 @@ impl Simulator {
     /// Decides the answer to one request (under `fault`, if one applies) and logs it.
     pub(crate) fn respond(&self, call: &ReplyCall, fault: Option<&FaultKind>) -> Answer {
         self.lock().respond(&self.inner.cfg, call, fault)
+    }
+
+    /// Takes the first pending Send API fault that applies to this request, using up one of its `times`.
+    pub(crate) fn take_send_fault(&self, call: &SendCall) -> Option<FaultKind> {
+        self.lock().take_send_fault(call)
+    }
+
+    /// Decides the answer to one Send API request (under `fault`, if one applies), records and logs it.
+    pub(crate) fn respond_send(&self, call: &SendCall, fault: Option<&FaultKind>) -> Answer {
+        self.lock().respond_send(&self.inner.cfg, call, fault)
     }
 
     /// Takes the first pending public-reply fault that applies to this request, using up one of its `times`.

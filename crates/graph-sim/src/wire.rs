@@ -60,12 +60,13 @@ impl CommentSpec {
     }
 }
 
-/// One request to the messages, subscribed_apps or replies endpoint, in arrival order. Never holds the token,
-/// only its fingerprint.
+/// One request to the messages (private replies or the Send API), subscribed_apps or replies endpoint, in
+/// arrival order. Never holds the token, only its fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoggedRequest {
     pub seq: u64,
-    /// `messages`, `subscribed_apps` or `replies` (public replies to a comment, `POST` or `GET`: see `method`).
+    /// `messages` (private replies), `send_api` (messages to a person, on the same path), `subscribed_apps` or
+    /// `replies` (public replies to a comment, `POST` or `GET`: see `method`).
     #[serde(default = "messages_endpoint")]
     pub endpoint: String,
     /// `POST`, or `GET` for the list of a comment's public replies.
@@ -78,6 +79,9 @@ pub struct LoggedRequest {
     /// comment's, or the token's own), empty when neither is known.
     pub ig_id: String,
     pub comment_id: Option<String>,
+    /// The person a `send_api` message is for (their IGSID, `recipient.id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipient_id: Option<String>,
     pub token_fingerprint: Option<String>,
     /// UTF-8 bytes.
     pub text_len: Option<usize>,
@@ -86,7 +90,8 @@ pub struct LoggedRequest {
     pub status: Option<u16>,
     pub code: Option<u32>,
     pub subcode: Option<u32>,
-    /// Set when the private reply was delivered (never for public replies: see `reply_id`).
+    /// Set when the private reply or the Send API message was delivered (never for public replies: see
+    /// `reply_id`).
     pub message_id: Option<String>,
     /// The new comment's ID, set when a public reply was published (even if its answer was then lost).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,6 +115,7 @@ fn post_method() -> String {
 pub(crate) const ENDPOINT_MESSAGES: &str = "messages";
 pub(crate) const ENDPOINT_SUBSCRIBED_APPS: &str = "subscribed_apps";
 pub(crate) const ENDPOINT_REPLIES: &str = "replies";
+pub(crate) const ENDPOINT_SEND_API: &str = "send_api";
 /// The `method` of a [`LoggedRequest`].
 pub(crate) const METHOD_POST: &str = "POST";
 pub(crate) const METHOD_GET: &str = "GET";
@@ -140,6 +146,105 @@ pub struct DeliveredReply {
     pub message_id: String,
     pub text: String,
     pub at: DateTime<Utc>,
+}
+
+/// A message delivered to a person through the Send API (`POST /{version}/{ig_id}/messages` with
+/// `recipient.id`), inside their 24-hour messaging window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveredMessage {
+    /// The sending account.
+    pub ig_id: String,
+    /// The person's IGSID.
+    pub recipient_id: String,
+    pub message_id: String,
+    /// What the person reads: `message.text`, or the button template's text.
+    pub text: String,
+    /// The button template's buttons, in order; empty for a text message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<UrlButton>,
+    /// Simulated time of delivery.
+    pub at: DateTime<Utc>,
+}
+
+/// A person writing to an account, played by the simulator (the commenter answering the private reply, or
+/// anyone). JSON body of `POST /_sim/person_answers`. The person is `igsid`, or the recipient of the private
+/// reply delivered to `comment_id` (both: they must agree).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonAnswer {
+    /// The account written to.
+    pub ig_id: String,
+    #[serde(default)]
+    pub igsid: Option<String>,
+    #[serde(default)]
+    pub comment_id: Option<String>,
+    pub text: String,
+    /// How long before the simulated now the person wrote (their window then closes that much earlier);
+    /// absent = now.
+    #[serde(default)]
+    pub seconds_ago: Option<u64>,
+}
+
+impl PersonAnswer {
+    /// Person `igsid` writes `text` to account `ig_id`.
+    pub fn from_person(
+        ig_id: impl Into<String>,
+        igsid: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self {
+            ig_id: ig_id.into(),
+            igsid: Some(igsid.into()),
+            comment_id: None,
+            text: text.into(),
+            seconds_ago: None,
+        }
+    }
+
+    /// The commenter whose comment `comment_id` got the account's private reply answers it with `text`.
+    pub fn to_private_reply(
+        ig_id: impl Into<String>,
+        comment_id: impl Into<String>,
+        text: impl Into<String>,
+    ) -> Self {
+        Self {
+            ig_id: ig_id.into(),
+            igsid: None,
+            comment_id: Some(comment_id.into()),
+            text: text.into(),
+            seconds_ago: None,
+        }
+    }
+
+    /// The person wrote `ago` before the simulated now (whole seconds).
+    pub fn ago(mut self, ago: std::time::Duration) -> Self {
+        self.seconds_ago = Some(ago.as_secs());
+        self
+    }
+}
+
+/// What [`crate::Simulator::person_answers`] did: the message recorded, and how the webhook took its
+/// notification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonAnswered {
+    pub ig_id: String,
+    /// The person who wrote.
+    pub igsid: String,
+    /// The new message's ID (`message.mid` in the notification).
+    pub mid: String,
+    /// When the person wrote (simulated): their messaging window runs 24 hours from here.
+    pub at: DateTime<Utc>,
+    /// The HTTP status the webhook answered; `None` when no webhook is set or it gave no answer.
+    pub webhook_status: Option<u16>,
+    /// Why the webhook gave no answer (timed out, unreachable), when it did not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_error: Option<String>,
+}
+
+/// One `web_url` button of a button template.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UrlButton {
+    pub url: String,
+    pub title: String,
 }
 
 /// A public reply published with `POST /{version}/{comment_id}/replies`: any number per comment, since Meta
@@ -242,8 +347,74 @@ pub(crate) fn parse_reply_fields(raw: Option<&str>) -> Vec<String> {
     }
 }
 
-/// A request to `POST /{version}/{ig_id}/messages`, read leniently so that even a malformed one can be logged
-/// and matched against faults.
+/// A request to `POST /{version}/{ig_id}/messages`, told apart by its recipient: a private reply names a
+/// `comment_id`, a message to a person (the Send API) an `id` (IGSID) and no `comment_id`. Anything else is
+/// read as a private reply, whose checks then word what is wrong.
+#[derive(Debug, Clone)]
+pub(crate) enum MessagesCall {
+    PrivateReply(ReplyCall),
+    SendApi(SendCall),
+}
+
+impl MessagesCall {
+    /// `token` comes from the `Authorization` header or the query; an `access_token` body field is the fallback.
+    pub fn parse(version: String, ig_id: String, token: Option<String>, body: &[u8]) -> Self {
+        let params = MessagesParams::parse(body);
+        let to_person = params.as_ref().is_some_and(|p| {
+            p.recipient
+                .as_ref()
+                .is_some_and(|r| r.get("comment_id").is_none() && r.get("id").is_some())
+        });
+        if to_person {
+            Self::SendApi(SendCall::from_params(version, ig_id, token, params))
+        } else {
+            Self::PrivateReply(ReplyCall::from_params(version, ig_id, token, params))
+        }
+    }
+}
+
+/// The parameters of a `POST .../messages` JSON body, each also accepted as a JSON-encoded string, as Meta does.
+#[derive(Debug, Clone)]
+struct MessagesParams {
+    access_token: Option<String>,
+    recipient: Option<Value>,
+    message: Option<Value>,
+}
+
+impl MessagesParams {
+    /// `None` when the body is not a JSON object.
+    fn parse(body: &[u8]) -> Option<Self> {
+        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
+            return None;
+        };
+        let param = |name: &str| match body.get(name) {
+            Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok(),
+            other => other.cloned(),
+        };
+        Some(Self {
+            access_token: body
+                .get("access_token")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            recipient: param("recipient"),
+            message: param("message"),
+        })
+    }
+}
+
+/// A string or a number (Meta's IDs come as either), as a string.
+fn id_value(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+const NOT_AN_OBJECT: &str = "(#100) The request body must be a JSON object";
+
+/// A request to `POST /{version}/{ig_id}/messages` for a private reply, read leniently so that even a
+/// malformed one can be logged and matched against faults.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ReplyCall {
     pub version: String,
@@ -257,38 +428,33 @@ pub(crate) struct ReplyCall {
 
 impl ReplyCall {
     /// `token` comes from the `Authorization` header or the query; an `access_token` body field is the fallback.
+    #[cfg(test)]
     pub fn parse(version: String, ig_id: String, token: Option<String>, body: &[u8]) -> Self {
+        Self::from_params(version, ig_id, token, MessagesParams::parse(body))
+    }
+
+    fn from_params(
+        version: String,
+        ig_id: String,
+        token: Option<String>,
+        params: Option<MessagesParams>,
+    ) -> Self {
         let mut call = Self {
             version,
             ig_id,
             token,
             ..Self::default()
         };
-        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(body) else {
-            call.shape_error = Some("(#100) The request body must be a JSON object");
+        let Some(params) = params else {
+            call.shape_error = Some(NOT_AN_OBJECT);
             return call;
         };
-        if call.token.is_none() {
-            call.token = body
-                .get("access_token")
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-        }
-        // Meta also accepts each parameter as a JSON-encoded string.
-        let param = |name: &str| match body.get(name) {
-            Some(Value::String(s)) => serde_json::from_str::<Value>(s).ok(),
-            other => other.cloned(),
-        };
-        let recipient = param("recipient");
-        let message = param("message");
+        call.token = call.token.or(params.access_token);
+        let (recipient, message) = (params.recipient, params.message);
         call.comment_id = recipient
             .as_ref()
             .and_then(|r| r.get("comment_id"))
-            .and_then(|id| match id {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
+            .and_then(id_value);
         call.text = message
             .as_ref()
             .and_then(|m| m.get("text"))
@@ -299,6 +465,72 @@ impl ReplyCall {
             (_, None, ..) => Some("(#100) Param recipient[comment_id] must be a valid comment ID"),
             (_, _, None, _) => Some("(#100) The parameter message is required"),
             (.., None) => Some("(#100) Param message[text] must be a UTF-8 encoded string"),
+            _ => None,
+        };
+        call
+    }
+}
+
+/// A request to `POST /{version}/{ig_id}/messages` for a person (`recipient.id`, the Send API). The message is
+/// kept as sent (`text`, or the `attachment` object): which ones Meta accepts is a rule, in `rules::send_api`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SendCall {
+    pub version: String,
+    pub ig_id: String,
+    pub token: Option<String>,
+    /// The person's IGSID.
+    pub recipient_id: Option<String>,
+    /// `message.text`, when it is a string.
+    pub text: Option<String>,
+    /// `message.attachment`, as sent.
+    pub attachment: Option<Value>,
+    /// Why the body does not have the expected shape, as Meta would word it.
+    pub shape_error: Option<&'static str>,
+}
+
+impl SendCall {
+    fn from_params(
+        version: String,
+        ig_id: String,
+        token: Option<String>,
+        params: Option<MessagesParams>,
+    ) -> Self {
+        let mut call = Self {
+            version,
+            ig_id,
+            token,
+            ..Self::default()
+        };
+        let Some(params) = params else {
+            call.shape_error = Some(NOT_AN_OBJECT);
+            return call;
+        };
+        call.token = call.token.or(params.access_token);
+        call.recipient_id = params
+            .recipient
+            .as_ref()
+            .and_then(|r| r.get("id"))
+            .and_then(id_value);
+        let message = params.message;
+        call.text = message
+            .as_ref()
+            .and_then(|m| m.get("text"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        call.attachment = message.as_ref().and_then(|m| m.get("attachment")).cloned();
+        let has_text = message.as_ref().is_some_and(|m| m.get("text").is_some());
+        call.shape_error = match (&call.recipient_id, &message) {
+            (None, _) => Some("(#100) Param recipient[id] must be a valid Instagram-scoped ID"),
+            (_, None) => Some("(#100) The parameter message is required"),
+            _ if has_text && call.attachment.is_some() => {
+                Some("(#100) Only one of message[text] and message[attachment] may be set")
+            }
+            _ if has_text && call.text.is_none() => {
+                Some("(#100) Param message[text] must be a UTF-8 encoded string")
+            }
+            _ if !has_text && call.attachment.is_none() => {
+                Some("(#100) Param message must have text or an attachment")
+            }
             _ => None,
         };
         call

@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use graph_sim::{CommentSpec, Fault, RunningSim, SimConfig, Simulator};
+use graph_sim::{
+    CommentSpec, Fault, PersonAnswer, RunningSim, SimConfig, Simulator, WebhookTarget,
+};
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
@@ -466,7 +468,7 @@ async fn an_empty_text_or_a_body_of_the_wrong_shape_is_an_invalid_parameter() {
         .client
         .post(t.messages_url())
         .bearer_auth(TOKEN)
-        .json(&json!({"recipient": {"id": "123"}, "message": {"text": "hi"}}));
+        .json(&json!({"recipient": {"user_id": "123"}, "message": {"text": "hi"}}));
     assert_eq!(t.send(wrong).await.unwrap().codes(), (400, Some(100), None));
     let not_json = t
         .client
@@ -970,4 +972,573 @@ async fn the_control_route_lists_public_replies_and_reset_forgets_them() {
     t.control("/_sim/reset", json!({})).await;
     assert!(t.sim().public_replies().is_empty());
     assert_eq!(t.get("/_sim/public_replies").await, json!([]));
+}
+
+// Messages to a person (the Send API, `recipient.id`), the person's answers and their notifications.
+
+const PERSON: &str = "2706325442860345";
+
+fn to_person(igsid: &str, message: Value) -> Value {
+    json!({"recipient": {"id": igsid}, "message": message})
+}
+
+fn button_template(text: &str, buttons: Value) -> Value {
+    json!({"attachment": {"type": "template", "payload": {
+        "template_type": "button", "text": text, "buttons": buttons,
+    }}})
+}
+
+impl TestSim {
+    async fn send_to_with(&self, token: &str, igsid: &str, message: Value) -> Answer {
+        let req = self
+            .client
+            .post(self.messages_url())
+            .bearer_auth(token)
+            .json(&to_person(igsid, message));
+        self.send(req).await.unwrap()
+    }
+
+    async fn send_to(&self, igsid: &str, text: &str) -> Answer {
+        self.send_to_with(TOKEN, igsid, json!({ "text": text }))
+            .await
+    }
+
+    /// The person writes to the account over `/_sim/person_answers`; the route's answer.
+    async fn person_answers(&self, answer: Value) -> (u16, Value) {
+        let resp = self
+            .client
+            .post(self.running.url("/_sim/person_answers"))
+            .json(&answer)
+            .send()
+            .await
+            .unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
+    /// `PERSON` commented on `comment_id` and got the account's private reply.
+    async fn private_reply_to_person(&self, comment_id: &str) {
+        let mut spec = CommentSpec::new(comment_id, IG);
+        spec.commenter_id = Some(PERSON.into());
+        self.sim().register_comment(spec);
+        assert_eq!(self.reply(comment_id, "Here is the link").await.status, 200);
+    }
+}
+
+/// One notification as the test webhook received it.
+#[derive(Debug)]
+struct Received {
+    signature: Option<String>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    fn message(&self) -> Value {
+        self.json()["entry"][0]["messaging"][0].clone()
+    }
+}
+
+/// A webhook on a free port that answers `status` and hands over what it received.
+struct TestWebhook {
+    url: String,
+    received: tokio::sync::mpsc::UnboundedReceiver<Received>,
+}
+
+const APP_SECRET: &str = "test-app-secret";
+
+async fn spawn_webhook(status: u16) -> TestWebhook {
+    use axum::http::{HeaderMap as AxumHeaders, StatusCode};
+    let (tx, received) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/webhook",
+        axum::routing::post(move |headers: AxumHeaders, body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let signature = headers
+                    .get("x-hub-signature-256")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                tx.send(Received {
+                    signature,
+                    body: body.to_vec(),
+                })
+                .ok();
+                StatusCode::from_u16(status).unwrap()
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}/webhook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    TestWebhook { url, received }
+}
+
+impl TestWebhook {
+    fn target(&self) -> WebhookTarget {
+        WebhookTarget::new(&self.url, APP_SECRET)
+    }
+
+    /// Everything received so far (the simulator waits for the webhook's answer, so nothing is in flight).
+    fn drain(&mut self) -> Vec<Received> {
+        let mut all = Vec::new();
+        while let Ok(r) = self.received.try_recv() {
+            all.push(r);
+        }
+        all
+    }
+}
+
+fn expected_signature(body: &[u8]) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(APP_SECRET.as_bytes()).unwrap();
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test]
+async fn a_message_to_a_person_who_answered_the_private_reply_is_delivered_and_listed() {
+    let t = spawn_sim(|_| {}).await;
+    t.private_reply_to_person("c1").await;
+    let (status, answered) = t
+        .person_answers(json!({"ig_id": IG, "comment_id": "c1", "text": "LINK please"}))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(answered["igsid"], PERSON);
+    assert_eq!(answered["webhook_status"], Value::Null);
+
+    let a = t.send_to(PERSON, "Here is your follow-up").await;
+
+    assert_eq!(a.status, 200);
+    assert_eq!(a.body["recipient_id"], PERSON);
+    let message_id = a.body["message_id"].as_str().unwrap();
+    assert!(message_id.starts_with("aWdfZ"), "{message_id}");
+    assert!(a.usage()["call_count"].is_number());
+    let listed = t
+        .get(&format!("/_sim/messages?ig_id={IG}&recipient_id={PERSON}"))
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["message_id"], message_id);
+    assert_eq!(listed[0]["text"], "Here is your follow-up");
+    assert!(listed[0].get("buttons").is_none());
+    assert_eq!(
+        t.get("/_sim/messages?recipient_id=someone").await,
+        json!([])
+    );
+    assert_eq!(t.sim().messages_to(IG, PERSON).len(), 1);
+    assert_eq!(
+        t.sim().replies().len(),
+        1,
+        "the private reply is listed apart"
+    );
+    let log = t.sim().log();
+    let sent = log.last().unwrap();
+    assert_eq!(sent.endpoint, "send_api");
+    assert_eq!(sent.recipient_id.as_deref(), Some(PERSON));
+    assert_eq!(sent.comment_id, None);
+    assert_eq!(sent.message_id.as_deref(), Some(message_id));
+    assert!(log.iter().filter(|r| r.endpoint == "messages").count() == 1);
+}
+
+#[tokio::test]
+async fn the_window_closes_24_hours_after_the_persons_last_message_and_a_new_one_reopens_it() {
+    let t = spawn_sim(|_| {}).await;
+    let (status, _) = t
+        .person_answers(
+            json!({"ig_id": IG, "igsid": PERSON, "text": "hi", "seconds_ago": 86_400 - 2}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(t.send_to(PERSON, "still inside").await.status, 200);
+
+    t.sim().advance_clock(Duration::from_secs(3));
+    let late = t.send_to(PERSON, "too late").await;
+    assert_eq!(late.codes(), (400, Some(10), Some(2018278)));
+    assert!(
+        late.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside of allowed window")
+    );
+
+    t.person_answers(json!({"ig_id": IG, "igsid": PERSON, "text": "again"}))
+        .await;
+    assert_eq!(t.send_to(PERSON, "reopened").await.status, 200);
+    assert_eq!(t.sim().messages_to(IG, PERSON).len(), 2);
+}
+
+#[tokio::test]
+async fn a_commenter_who_never_answered_is_outside_the_window_and_a_stranger_is_unknown() {
+    let t = spawn_sim(|_| {}).await;
+    t.private_reply_to_person("c1").await;
+
+    let silent = t.send_to(PERSON, "follow-up").await;
+    let stranger = t.send_to("1111111111111111", "hello").await;
+
+    assert_eq!(silent.codes(), (400, Some(10), Some(2018278)));
+    assert_eq!(stranger.codes(), (400, Some(100), Some(2534014)));
+    assert!(t.sim().messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_button_template_is_delivered_with_its_buttons_and_an_invalid_one_is_refused() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .person_answers(PersonAnswer::from_person(IG, PERSON, "LINK"))
+        .await
+        .unwrap();
+    let button = |url: &str, title: &str| json!({"type": "web_url", "url": url, "title": title});
+
+    let ok = t
+        .send_to_with(
+            TOKEN,
+            PERSON,
+            button_template(
+                "Your link:",
+                json!([button("https://shop.example/p/1", "Open")]),
+            ),
+        )
+        .await;
+    let too_long_title = t
+        .send_to_with(
+            TOKEN,
+            PERSON,
+            button_template(
+                "Your link:",
+                json!([button("https://shop.example", &"t".repeat(21))]),
+            ),
+        )
+        .await;
+    let plain_http = t
+        .send_to_with(
+            TOKEN,
+            PERSON,
+            button_template("Your link:", json!([button("http://shop.example", "Open")])),
+        )
+        .await;
+    let no_buttons = t
+        .send_to_with(TOKEN, PERSON, button_template("Your link:", json!([])))
+        .await;
+
+    assert_eq!(ok.status, 200);
+    assert_eq!(too_long_title.codes(), (400, Some(100), None));
+    assert_eq!(plain_http.codes(), (400, Some(100), None));
+    assert_eq!(no_buttons.codes(), (400, Some(100), None));
+    let listed = t.get("/_sim/messages").await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["text"], "Your link:");
+    assert_eq!(
+        listed[0]["buttons"],
+        json!([{"url": "https://shop.example/p/1", "title": "Open"}])
+    );
+}
+
+#[tokio::test]
+async fn the_send_api_checks_tokens_as_a_private_reply_does() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .person_answers(PersonAnswer::from_person(IG, PERSON, "hi"))
+        .await
+        .unwrap();
+    let text = || json!({"text": "hi"});
+
+    let wrong = t.send_to_with("IGAAother", PERSON, text()).await;
+    let missing = t
+        .send(
+            t.client
+                .post(t.messages_url())
+                .json(&to_person(PERSON, text())),
+        )
+        .await
+        .unwrap();
+    t.sim().expire_token(TOKEN);
+    let expired = t.send_to_with(TOKEN, PERSON, text()).await;
+
+    assert_eq!(wrong.codes(), (400, Some(190), None));
+    assert_eq!(missing.codes(), (400, Some(104), None));
+    assert_eq!(expired.codes(), (400, Some(190), Some(463)));
+    assert!(t.sim().messages().is_empty());
+    assert!(
+        !serde_json::to_string(&t.sim().log())
+            .unwrap()
+            .contains(TOKEN)
+    );
+}
+
+#[tokio::test]
+async fn the_send_api_has_its_own_budget_refused_with_613_and_usage_headers() {
+    let t = spawn_sim(|cfg| {
+        cfg.send_api_limit = 2;
+        cfg.send_api_window = Duration::from_secs(60);
+        cfg.hour_limit = 1;
+    })
+    .await;
+    t.sim()
+        .person_answers(PersonAnswer::from_person(IG, PERSON, "hi"))
+        .await
+        .unwrap();
+    assert_eq!(t.reply("c1", "private reply").await.status, 200);
+    assert_eq!(t.send_to(PERSON, "one").await.status, 200);
+    assert_eq!(
+        t.send_to("1111111111111111", "unknown").await.codes().1,
+        Some(100)
+    ); // refused calls count
+
+    let over = t.send_to(PERSON, "three").await;
+
+    assert_eq!(over.codes(), (400, Some(613), None));
+    assert_eq!(over.body["error"]["is_transient"], true);
+    assert_eq!(over.usage()["call_count"], 100);
+    assert_eq!(over.usage()["estimated_time_to_regain_access"], 1);
+    assert_eq!(t.sim().messages().len(), 1);
+}
+
+#[tokio::test]
+async fn faults_aimed_at_the_send_api_leave_private_replies_alone_and_vice_versa() {
+    let t = spawn_sim(|_| {}).await;
+    t.sim()
+        .person_answers(PersonAnswer::from_person(IG, PERSON, "hi"))
+        .await
+        .unwrap();
+    t.sim().inject(Fault::http_status(503));
+    t.control(
+        "/_sim/faults",
+        json!({"kind": "graph_error", "code": 551, "endpoint": "send_api", "recipient_id": PERSON, "times": 1}),
+    )
+    .await;
+
+    assert_eq!(t.reply("c1", "dm").await.status, 503);
+    assert_eq!(
+        t.send_to(PERSON, "first").await.codes(),
+        (400, Some(551), None)
+    );
+    assert_eq!(t.send_to(PERSON, "second").await.status, 200);
+
+    t.sim().clear_faults();
+    t.sim()
+        .inject(Fault::close_connection(true).on_send_api().once());
+    let lost = t
+        .client
+        .post(t.messages_url())
+        .bearer_auth(TOKEN)
+        .json(&to_person(PERSON, json!({"text": "lost answer"})))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(!lost.is_timeout(), "{lost:?}");
+    assert_eq!(t.reply("c1", "dm").await.status, 200);
+    let delivered = t.sim().messages_to(IG, PERSON);
+    assert_eq!(delivered.len(), 2, "delivered before the connection closed");
+    assert_eq!(delivered[1].text, "lost answer");
+    let log = t.sim().log();
+    let cut = log
+        .iter()
+        .find(|r| r.fault.as_deref() == Some("close_connection"))
+        .unwrap();
+    assert_eq!((cut.endpoint.as_str(), cut.status), ("send_api", None));
+}
+
+#[tokio::test]
+async fn a_person_answering_posts_a_signed_messages_notification_to_the_webhook() {
+    let mut hook = spawn_webhook(200).await;
+    let t = spawn_sim(|cfg| cfg.webhook = Some(WebhookTarget::new(&hook.url, APP_SECRET))).await;
+    t.private_reply_to_person("c1").await;
+    let before = t.sim().now();
+
+    let (status, answered) = t
+        .person_answers(json!({"ig_id": IG, "comment_id": "c1", "text": "Merci, ça marche 😍"}))
+        .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(answered["webhook_status"], 200);
+    let got = hook.drain();
+    assert_eq!(
+        got.len(),
+        1,
+        "one notification, no echo of the private reply"
+    );
+    let r = &got[0];
+    assert_eq!(
+        r.signature.as_deref(),
+        Some(expected_signature(&r.body).as_str())
+    );
+    assert!(r.body.is_ascii(), "non-ASCII escaped as on Meta's wire");
+    let body = r.json();
+    assert_eq!(body["object"], "instagram");
+    assert_eq!(body["entry"][0]["id"], IG);
+    let m = r.message();
+    assert_eq!(m["sender"]["id"], PERSON);
+    assert_eq!(m["recipient"]["id"], IG);
+    assert_eq!(m["message"]["mid"], answered["mid"]);
+    assert_eq!(m["message"]["text"], "Merci, ça marche 😍");
+    assert!(m["message"].get("is_echo").is_none());
+    let ms = m["timestamp"].as_i64().unwrap();
+    assert!((ms - before.timestamp_millis()).abs() < 5_000, "{ms}");
+    assert!(body["entry"][0]["time"].as_i64().unwrap() >= ms);
+    assert_eq!(
+        t.send_to(PERSON, "follow-up").await.status,
+        200,
+        "window open"
+    );
+}
+
+#[tokio::test]
+async fn the_webhooks_status_is_reported_and_an_unreachable_webhook_is_named_not_fatal() {
+    let mut failing = spawn_webhook(500).await;
+    let t = spawn_sim(|_| {}).await;
+    t.control(
+        "/_sim/webhook",
+        json!({"url": failing.url, "app_secret": APP_SECRET}),
+    )
+    .await;
+
+    let (_, refused) = t
+        .person_answers(json!({"ig_id": IG, "igsid": PERSON, "text": "hi"}))
+        .await;
+    assert_eq!(refused["webhook_status"], 500);
+    assert_eq!(failing.drain().len(), 1);
+
+    // A port nothing listens on: bind one, then free it.
+    let free = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}/webhook", free.local_addr().unwrap());
+    drop(free);
+    t.sim()
+        .set_webhook(Some(WebhookTarget::new(url, APP_SECRET)));
+    let unreachable = t
+        .sim()
+        .person_answers(PersonAnswer::from_person(IG, PERSON, "hi"))
+        .await
+        .unwrap();
+    assert_eq!(unreachable.webhook_status, None);
+    assert_eq!(
+        unreachable.webhook_error.as_deref(),
+        Some("the webhook could not be reached")
+    );
+    assert_eq!(t.send_to(PERSON, "window open anyway").await.status, 200);
+
+    let removed = t
+        .client
+        .delete(t.running.url("/_sim/webhook"))
+        .send()
+        .await
+        .unwrap();
+    assert!(removed.status().is_success());
+    let (_, silent) = t
+        .person_answers(json!({"ig_id": IG, "igsid": PERSON, "text": "hi"}))
+        .await;
+    assert_eq!(silent["webhook_status"], Value::Null);
+    assert!(failing.drain().is_empty());
+}
+
+#[tokio::test]
+async fn with_echoes_every_delivery_comes_back_as_an_echo_before_its_answer() {
+    let mut hook = spawn_webhook(200).await;
+    let t = spawn_sim(|cfg| cfg.webhook = Some(hook.target().with_echoes())).await;
+    t.private_reply_to_person("c1").await;
+    let reply_echo = hook.drain();
+    t.person_answers(json!({"ig_id": IG, "comment_id": "c1", "text": "LINK"}))
+        .await;
+    assert_eq!(hook.drain().len(), 1);
+
+    let sent = t.send_to(PERSON, "follow-up").await;
+    let refused = t.send_to("1111111111111111", "unknown").await;
+
+    assert_eq!(reply_echo.len(), 1);
+    let echo = reply_echo[0].message();
+    assert_eq!(echo["sender"]["id"], IG);
+    assert_eq!(echo["recipient"]["id"], PERSON);
+    assert_eq!(echo["message"]["is_echo"], true);
+    assert_eq!(echo["message"]["text"], "Here is the link");
+    assert_eq!(echo["message"]["mid"], t.sim().replies()[0].message_id);
+    assert_eq!(refused.codes().1, Some(100));
+    let got = hook.drain();
+    assert_eq!(got.len(), 1, "one echo, none for the refused message");
+    assert_eq!(
+        got[0].signature.as_deref(),
+        Some(expected_signature(&got[0].body).as_str())
+    );
+    let echo = got[0].message();
+    assert_eq!(echo["message"]["is_echo"], true);
+    assert_eq!(echo["message"]["mid"], sent.body["message_id"]);
+    assert_eq!(echo["message"]["text"], "follow-up");
+}
+
+#[tokio::test]
+async fn without_echoes_a_delivery_posts_nothing() {
+    let mut hook = spawn_webhook(200).await;
+    let t = spawn_sim(|cfg| cfg.webhook = Some(hook.target())).await;
+    t.private_reply_to_person("c1").await;
+    t.sim()
+        .person_answers(PersonAnswer::to_private_reply(IG, "c1", "LINK"))
+        .await
+        .unwrap();
+
+    assert_eq!(t.send_to(PERSON, "follow-up").await.status, 200);
+
+    let got = hook.drain();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].message()["sender"]["id"], PERSON);
+}
+
+#[tokio::test]
+async fn an_answer_needs_a_person_a_text_and_a_delivered_private_reply() {
+    let t = spawn_sim(|_| {}).await;
+    t.private_reply_to_person("c1").await;
+
+    let (no_reply, body) = t
+        .person_answers(json!({"ig_id": IG, "comment_id": "c2", "text": "hi"}))
+        .await;
+    let (other_account, _) = t
+        .person_answers(json!({"ig_id": "other", "comment_id": "c1", "text": "hi"}))
+        .await;
+    let (no_person, _) = t.person_answers(json!({"ig_id": IG, "text": "hi"})).await;
+    let (empty, _) = t
+        .person_answers(json!({"ig_id": IG, "igsid": PERSON, "text": ""}))
+        .await;
+    let (mismatch, _) = t
+        .person_answers(
+            json!({"ig_id": IG, "comment_id": "c1", "igsid": "1111111111111111", "text": "hi"}),
+        )
+        .await;
+
+    assert_eq!(no_reply, 404);
+    assert!(body["error"].as_str().unwrap().contains("c2"));
+    assert_eq!(other_account, 404);
+    assert_eq!((no_person, empty, mismatch), (400, 400, 400));
+    assert_eq!(
+        t.send_to(PERSON, "still closed").await.codes().2,
+        Some(2018278)
+    );
+}
+
+#[tokio::test]
+async fn reset_forgets_messages_and_windows_and_restores_the_configured_webhook() {
+    let mut hook = spawn_webhook(200).await;
+    let t = spawn_sim(|cfg| cfg.webhook = Some(hook.target())).await;
+    t.sim()
+        .person_answers(PersonAnswer::from_person(IG, PERSON, "hi"))
+        .await
+        .unwrap();
+    assert_eq!(t.send_to(PERSON, "one").await.status, 200);
+    t.sim().set_webhook(None);
+
+    t.control("/_sim/reset", json!({})).await;
+
+    assert!(t.sim().messages().is_empty());
+    assert_eq!(t.get("/_sim/messages").await, json!([]));
+    assert_eq!(t.send_to(PERSON, "two").await.codes().2, Some(2534014));
+    hook.drain();
+    let answered = t
+        .sim()
+        .person_answers(PersonAnswer::from_person(IG, PERSON, "back"))
+        .await
+        .unwrap();
+    assert_eq!(answered.webhook_status, Some(200));
+    assert_eq!(hook.drain().len(), 1);
 }

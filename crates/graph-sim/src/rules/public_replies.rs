@@ -17,7 +17,7 @@ use super::access::check_version;
 use super::{Comment, State, injected_error};
 use crate::config::SimConfig;
 use crate::errors::GraphError;
-use crate::fault::{Endpoint, FaultKind};
+use crate::fault::{Endpoint, FaultKind, Target};
 use crate::ids::{comment_id, commenter_id_for, token_fingerprint, username_for};
 use crate::rate::{Bucket, Limit};
 use crate::wire::{
@@ -30,11 +30,8 @@ impl State {
     /// the replying one, when known).
     pub(crate) fn take_public_reply_fault(&mut self, call: &PublicReplyCall) -> Option<FaultKind> {
         let account = self.caller_hint(&call.comment_id, call.token.as_deref());
-        self.take_fault_on(
-            Endpoint::PublicReplies,
-            &account,
-            Some(call.comment_id.as_str()),
-        )
+        let target = Target::comment(&account, Some(call.comment_id.as_str()));
+        self.take_fault_on(Endpoint::PublicReplies, &target)
     }
 
     /// Decides the answer to one `POST .../replies` (under `fault`, if one applies), records the public reply it
@@ -321,6 +318,7 @@ impl State {
             version: version.to_owned(),
             ig_id,
             comment_id: Some(comment_id.to_owned()),
+            recipient_id: None,
             token_fingerprint: token.map(token_fingerprint),
             text_len: text.map(str::len),
             text: text.map(str::to_owned),

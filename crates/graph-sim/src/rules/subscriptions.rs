@@ -40,6 +40,7 @@ impl State {
             version: version.to_owned(),
             ig_id: ig_id.to_owned(),
             comment_id: None,
+            recipient_id: None,
             token_fingerprint: token.map(token_fingerprint),
             text_len: None,
             text: None,
