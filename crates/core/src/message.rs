@@ -103,13 +103,10 @@ impl MessageRecord {
     pub fn follow_up_deadline(&self) -> DateTime<Utc> {
         self.sent_at + Duration::hours(24)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn record() -> MessageRecord {
+    /// A plain message item, for tests.
+    #[cfg(test)]
+    pub(crate) fn example() -> MessageRecord {
         let sent = DateTime::from_timestamp(1_764_093_002, 0).unwrap_or_default();
         MessageRecord {
             message_id: "aWdfZAAA".into(),
@@ -129,12 +126,18 @@ mod tests {
             expires_at: (sent + MESSAGE_RETENTION).timestamp(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn the_item_has_plain_attributes_and_leaves_absent_ones_out() {
-        let item: std::collections::HashMap<String, serde_json::Value> =
-            serde_json::from_value(serde_json::to_value(record()).unwrap_or_default())
-                .unwrap_or_default();
+        let item: std::collections::HashMap<String, serde_json::Value> = serde_json::from_value(
+            serde_json::to_value(MessageRecord::example()).unwrap_or_default(),
+        )
+        .unwrap_or_default();
         let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
         names.sort_unstable();
         assert_eq!(
@@ -158,7 +161,7 @@ mod tests {
 
     #[test]
     fn attachments_are_only_written_when_there_were_some_and_the_item_reads_back() {
-        let mut with = record();
+        let mut with = MessageRecord::example();
         with.has_attachments = true;
         with.kind = MessageKind::Postback;
         let value = serde_json::to_value(&with).unwrap_or_default();

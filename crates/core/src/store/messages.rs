@@ -93,8 +93,6 @@ impl MessageStore for DynamoMessageStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::{AccountId, UserId};
-    use crate::message::{MESSAGE_RETENTION, MessageKind, MessageStatus};
     use std::sync::Mutex;
 
     /// Keeps the first record per ID; message IDs starting with `fail` fail for a passing reason.
@@ -120,23 +118,9 @@ mod tests {
     }
 
     fn record(mid: &str) -> MessageRecord {
-        let at = chrono::DateTime::from_timestamp(1_764_093_002, 0).unwrap_or_default();
         MessageRecord {
             message_id: mid.to_owned(),
-            account_id: AccountId::new("17841400000000001").unwrap_or_else(|| unreachable!()),
-            sender_id: UserId::new("27001").unwrap_or_else(|| unreachable!()),
-            kind: MessageKind::Message,
-            text: None,
-            quick_reply_payload: None,
-            postback_payload: None,
-            postback_title: None,
-            reply_to_story_id: None,
-            reply_to_message_id: None,
-            has_attachments: false,
-            sent_at: at,
-            received_at: at,
-            status: MessageStatus::Pending,
-            expires_at: (at + MESSAGE_RETENTION).timestamp(),
+            ..MessageRecord::example()
         }
     }
 
