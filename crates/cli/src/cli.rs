@@ -15,7 +15,7 @@ pub const SAMPLE_ACCOUNT_ID: &str = "17841401906857599";
     version,
     about = "Operate the Instagram private-replies product, locally or deployed",
     long_about = "Operate the Instagram private-replies product, locally or deployed.\n\n\
-        Send signed sample comments to a webhook, run Meta's verification handshake, read and re-drive the \
+        Send signed sample comments and messages to a webhook, run Meta's verification handshake, read and re-drive the \
         stored comments, subscribe accounts to the webhook fields, and manage the campaigns that decide which \
         comment gets which private reply (`replyctl campaign apply FILE`, `list`, `show`, `pause`, `resume`, \
         `delete`, a dry run with `test`, `misses` to see what went unanswered, and `backfill` to answer it).\n\n\
@@ -35,6 +35,9 @@ pub struct Cli {
 pub enum Command {
     /// POST a realistic, correctly signed comment notification (or a batch of them) to a webhook.
     SendComment(SendCommentArgs),
+    /// POST a correctly signed `messages` (or, with --postback, `messaging_postbacks`) notification: a person
+    /// answering the account, tapping a button, or (--echo) the account's own send coming back.
+    SendMessage(SendMessageArgs),
     /// Run Meta's GET verification handshake against a webhook URL and say whether it passes.
     VerifyWebhook(VerifyWebhookArgs),
     /// Recent comments, newest first (reads the whole table with a paginated Scan).
@@ -133,6 +136,53 @@ pub struct SendCommentArgs {
     pub duplicate: bool,
 
     /// Seconds to wait for each answer.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct SendMessageArgs {
+    #[command(flatten)]
+    pub webhook: WebhookArgs,
+
+    /// App secret that signs the notification (the first one when comma-separated)
+    /// [default for a local URL: local-app-secret].
+    #[arg(long, env = "APP_SECRET", hide_env_values = true)]
+    pub app_secret: Option<String>,
+
+    /// The Instagram professional account the message is sent to (`entry[].id`).
+    #[arg(long, default_value = SAMPLE_ACCOUNT_ID)]
+    pub account: String,
+
+    /// The person's Instagram-scoped ID (IGSID), the message's sender [default: a random one].
+    #[arg(long = "from")]
+    pub from: Option<String>,
+
+    /// Message text (a button tap has none: use --postback).
+    #[arg(long, required_unless_present = "postback")]
+    pub text: Option<String>,
+
+    /// Meta's message ID, `mid` [default: a random one]; send the same one twice to see the duplicate.
+    #[arg(long)]
+    pub mid: Option<String>,
+
+    /// The account's own send coming back (`is_echo: true`, sent by the account to --from): never stored.
+    #[arg(long, conflicts_with = "postback")]
+    pub echo: bool,
+
+    /// Make the message an answer to this story.
+    #[arg(long)]
+    pub reply_to_story: Option<String>,
+
+    /// Send a button tap (`messaging_postbacks`) with this payload instead of a message.
+    #[arg(long, requires = "title", conflicts_with_all = ["text", "reply_to_story"])]
+    pub postback: Option<String>,
+
+    /// The tapped button's title (with --postback).
+    #[arg(long)]
+    pub title: Option<String>,
+
+    /// Seconds to wait for the answer.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
 }

@@ -1,9 +1,10 @@
-//! Verify + parse cost for a one-comment POST and a 1000-change POST (targets: < 10 us and < 2 ms).
+//! Verify + parse cost for a one-comment POST and a 1000-change POST (targets: < 10 us and < 2 ms), and for
+//! a POST of 1000 messaging events (the same budget as 1000 changes).
 
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use reply_core::notification;
-use reply_core::sample::{SampleComment, notification_body};
+use reply_core::sample::{SampleComment, SampleMessage, messaging_body, notification_body};
 use reply_core::signature::{AppSecrets, sign};
 use std::hint::black_box;
 
@@ -18,6 +19,22 @@ fn batch(n: usize) -> Vec<u8> {
         })
         .collect();
     notification_body(&comments, Utc::now())
+}
+
+fn messages(n: usize) -> Vec<u8> {
+    let messages: Vec<_> = (0..n)
+        .map(|i| {
+            let mut m = SampleMessage::new(
+                &format!("178414{:011}", i % 10),
+                &format!("27{i:015}"),
+                &format!("aWdfZAG1faWdfaXRlbTox{i:012}"),
+                "yes please ✨",
+            );
+            m.echo = i % 4 == 0;
+            m
+        })
+        .collect();
+    messaging_body(&messages, Utc::now())
 }
 
 fn bench(c: &mut Criterion) {
@@ -45,6 +62,15 @@ fn bench(c: &mut Criterion) {
             b.iter(|| notification::parse(black_box(&body)).expect("parses"))
         });
     }
+    let body = messages(1000);
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    group.bench_function("messages_1000/parse_only", |b| {
+        b.iter(|| {
+            let parsed = notification::parse(black_box(&body)).expect("parses");
+            assert_eq!(parsed.messages.len(), 1000);
+            parsed
+        })
+    });
     group.finish();
 }
 

@@ -9,7 +9,9 @@
 //! - [`comment`]: the stored comment item ([`CommentRecord`]) and time formatting.
 //! - [`lifecycle`]: attribute names, statuses, status reasons, transitions and their preconditions.
 //! - [`meta`]: the table of Meta's Graph API error codes (transient, token, window, permanent).
-//! - [`notification`]: the lenient parser of Meta's webhook notifications.
+//! - [`notification`]: the lenient parser of Meta's webhook notifications (comments; messages in
+//!   [`notification::messaging`]).
+//! - [`message`]: the stored inbound message item ([`message::MessageRecord`]): a person's answer or button tap.
 //! - [`signature`]: `X-Hub-Signature-256` verification over the raw body.
 //! - [`store`]: the comments table's ports ([`store::CommentStore`], [`store::CommentTable`]) and its
 //!   DynamoDB adapter; the campaigns table's adapter ([`store::campaigns`]).
@@ -25,6 +27,7 @@ pub mod comment;
 pub mod config;
 pub mod ids;
 pub mod lifecycle;
+pub mod message;
 pub mod meta;
 pub mod metrics;
 pub mod notification;

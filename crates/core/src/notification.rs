@@ -1,4 +1,5 @@
-//! Reads Meta's Instagram webhook notifications (PLATFORM.md section 3) into comments.
+//! Reads Meta's Instagram webhook notifications (PLATFORM.md sections 3 and 8) into comments and, from
+//! `entry[].messaging[]`, the messages people send the account ([`messaging`]).
 //!
 //! Lenient by design: Meta adds fields, sends other `field` values and, for ads, duplicates; none of that may
 //! make us refuse a POST, because a refused POST is redelivered for 36 hours and can get the subscription
@@ -11,12 +12,16 @@ use crate::comment::{
 };
 use crate::ids::{AccountId, CommentId, MediaId, UserId};
 use chrono::{DateTime, Duration, Utc};
-use serde::de::{self, IgnoredAny, Visitor};
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+
+pub mod messaging;
+
+pub use messaging::IncomingMessage;
 
 /// Why the body as a whole could not be read. Anything finer-grained is a [`RejectedChange`].
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +146,12 @@ pub enum RejectReason {
     InvalidValue,
     /// No comment ID (`value.id` or `value.comment_id`).
     MissingCommentId,
+    /// `messaging` is not a list, or one of its events is not an object of the expected shape.
+    InvalidEvent,
+    /// A message or postback without `sender.id`: nobody to answer.
+    MissingSenderId,
+    /// A message or postback without `mid`: nothing to store it under.
+    MissingMessageId,
 }
 
 impl RejectReason {
@@ -151,15 +162,20 @@ impl RejectReason {
             Self::InvalidChange => "invalid_change",
             Self::InvalidValue => "invalid_value",
             Self::MissingCommentId => "missing_comment_id",
+            Self::InvalidEvent => "invalid_messaging_event",
+            Self::MissingSenderId => "missing_sender_id",
+            Self::MissingMessageId => "missing_message_id",
         }
     }
 }
 
-/// A skipped change, located by index so it can be logged without logging the body.
+/// A skipped change or messaging event, located by index so it can be logged without logging the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RejectedChange {
     pub entry_index: usize,
     pub change_index: Option<usize>,
+    /// For a messaging event, its index in `entry[].messaging` (`change_index` is then `None`).
+    pub messaging_index: Option<usize>,
     pub account_id: Option<AccountId>,
     pub reason: RejectReason,
 }
@@ -170,8 +186,10 @@ pub struct Notification {
     /// The `object` field when it is not `instagram`; such a notification is ignored as a whole.
     pub foreign_object: Option<String>,
     pub comments: Vec<IncomingComment>,
+    /// Messages and postbacks, echoes included ([`IncomingMessage::is_echo`]).
+    pub messages: Vec<IncomingMessage>,
     pub rejected: Vec<RejectedChange>,
-    /// Changes with other `field` values (and `messaging` entries), counted by field name.
+    /// Changes with other `field` values by field name, and other messaging events as `messaging.<kind>`.
     pub ignored: BTreeMap<String, usize>,
 }
 
@@ -195,19 +213,17 @@ pub fn parse(body: &[u8]) -> Result<Notification, ParseError> {
         ) {
             out.comments.reserve(envelope.entry.len());
             for (entry_index, entry) in envelope.entry.into_iter().enumerate() {
-                let mut ctx = EntryContext::new(
-                    entry_index,
-                    entry.id,
-                    entry.time.as_ref(),
-                    entry.messaging,
-                    &mut out,
-                );
+                let mut ctx =
+                    EntryContext::new(entry_index, entry.id, entry.time.as_ref(), &mut out);
                 let changes = entry.changes.len();
                 for (change_index, change) in entry.changes.into_iter().enumerate() {
                     ctx.change(change_index, change.field.as_deref(), || Ok(change.value));
                 }
                 if entry.field.is_some() || entry.value.is_some() {
                     ctx.change(changes, entry.field.as_deref(), || Ok(entry.value));
+                }
+                for (index, event) in entry.messaging.into_iter().flatten().enumerate() {
+                    ctx.messaging_event(index, event);
                 }
             }
         }
@@ -245,6 +261,7 @@ fn start(object: Option<&str>, bare_change: bool, out: &mut Notification) -> boo
         out.rejected.push(RejectedChange {
             entry_index: 0,
             change_index: None,
+            messaging_index: None,
             account_id: None,
             reason: RejectReason::MissingAccountId,
         });
@@ -257,6 +274,7 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
         out.rejected.push(RejectedChange {
             entry_index,
             change_index: None,
+            messaging_index: None,
             account_id: None,
             reason: RejectReason::InvalidEntry,
         });
@@ -264,14 +282,7 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
     };
     // An odd `time` or `messaging` must not cost the entry's comments: read what can be read.
     let time = entry.time.and_then(lenient_number);
-    let messaging =
-        entry
-            .messaging
-            .map(|m| match serde_json::from_str::<Vec<IgnoredAny>>(m.get()) {
-                Ok(list) => list,
-                Err(_) => vec![IgnoredAny],
-            });
-    let mut ctx = EntryContext::new(entry_index, entry.id, time.as_ref(), messaging, out);
+    let mut ctx = EntryContext::new(entry_index, entry.id, time.as_ref(), out);
     let changes: Vec<&RawValue> = match entry.changes {
         None => Vec::new(),
         Some(raw) => match serde_json::from_str::<Vec<&RawValue>>(raw.get()) {
@@ -311,6 +322,32 @@ fn read_entry(entry_index: usize, raw: &RawValue, out: &mut Notification) {
             }
         }
     }
+    read_messaging(&mut ctx, entry.messaging);
+}
+
+/// The entry's messaging events one by one, so that an unusable one costs only itself.
+fn read_messaging(ctx: &mut EntryContext<'_>, messaging: Option<&RawValue>) {
+    let Some(raw) = messaging else { return };
+    let Ok(events) = serde_json::from_str::<Option<Vec<&RawValue>>>(raw.get()) else {
+        let account_id = ctx.account_id.clone();
+        ctx.out.rejected.push(RejectedChange {
+            entry_index: ctx.entry_index,
+            change_index: None,
+            messaging_index: None,
+            account_id,
+            reason: RejectReason::InvalidEvent,
+        });
+        return;
+    };
+    for (index, raw_event) in events.into_iter().flatten().enumerate() {
+        match serde_json::from_str::<messaging::Event<'_>>(raw_event.get()) {
+            Ok(event) => ctx.messaging_event(index, event),
+            Err(_) => {
+                let account_id = ctx.account_id.clone();
+                ctx.reject_event(index, account_id, RejectReason::InvalidEvent);
+            }
+        }
+    }
 }
 
 fn read_change(ctx: &mut EntryContext<'_>, change_index: usize, change: Change<'_>) {
@@ -346,12 +383,8 @@ impl<'o> EntryContext<'o> {
         entry_index: usize,
         id: Option<LenientId<'_>>,
         time: Option<&serde_json::Number>,
-        messaging: Option<Vec<IgnoredAny>>,
         out: &'o mut Notification,
     ) -> Self {
-        if let Some(messaging) = &messaging {
-            *out.ignored.entry("messaging".to_owned()).or_default() += messaging.len();
-        }
         Self {
             entry_index,
             account_id: id.and_then(|id| AccountId::new(id.0)),
@@ -364,9 +397,30 @@ impl<'o> EntryContext<'o> {
         self.out.rejected.push(RejectedChange {
             entry_index: self.entry_index,
             change_index: Some(change_index),
+            messaging_index: None,
             account_id,
             reason,
         });
+    }
+
+    fn reject_event(&mut self, index: usize, account_id: Option<AccountId>, reason: RejectReason) {
+        self.out.rejected.push(RejectedChange {
+            entry_index: self.entry_index,
+            change_index: None,
+            messaging_index: Some(index),
+            account_id,
+            reason,
+        });
+    }
+
+    /// Counts one change or event of a kind we do not handle.
+    fn ignore(&mut self, name: &str) {
+        match self.out.ignored.get_mut(name) {
+            Some(n) => *n += 1,
+            None => {
+                self.out.ignored.insert(name.to_owned(), 1);
+            }
+        }
     }
 
     /// One change; `value` is read only for the fields we handle.
@@ -379,16 +433,7 @@ impl<'o> EntryContext<'o> {
         let source = match field {
             Some("comments") => CommentSource::Comment,
             Some("live_comments") => CommentSource::LiveComment,
-            other => {
-                let name = other.unwrap_or("(none)");
-                match self.out.ignored.get_mut(name) {
-                    Some(n) => *n += 1,
-                    None => {
-                        self.out.ignored.insert(name.to_owned(), 1);
-                    }
-                }
-                return;
-            }
+            other => return self.ignore(other.unwrap_or("(none)")),
         };
         let Some(account_id) = self.account_id.clone() else {
             self.reject(change_index, None, RejectReason::MissingAccountId);
@@ -483,8 +528,8 @@ struct FastEntry<'a> {
     time: Option<serde_json::Number>,
     #[serde(borrow, default)]
     changes: Vec<FastChange<'a>>,
-    #[serde(default)]
-    messaging: Option<Vec<IgnoredAny>>,
+    #[serde(borrow, default)]
+    messaging: Option<Vec<messaging::Event<'a>>>,
     /// The entry-level change shape (Meta's reference page).
     #[serde(borrow, default)]
     field: Option<Cow<'a, str>>,

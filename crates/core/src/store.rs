@@ -2,10 +2,12 @@
 //! [`CommentTable`] adds the lifecycle's moves that the replier, its sweep and `replyctl retry` make (claim,
 //! transition, a page of the `due` index, an operator's requeue). The traits keep handlers
 //! testable; the DynamoDB details live in one adapter ([`dynamo`], with its expressions in `expression`).
+//! The messages table ([`messages`]) is stored the same way: insert unless present.
 
 pub mod campaigns;
 pub mod dynamo;
 mod expression;
+pub mod messages;
 
 use crate::comment::CommentRecord;
 use crate::ids::CommentId;
@@ -193,19 +195,30 @@ pub trait CommentTable: CommentStore {
     async fn get(&self, comment_id: &str) -> Result<Option<Item>, StoreError>;
 }
 
-/// The outcome of storing one POST's comments.
-#[derive(Debug, Default)]
-pub struct InsertSummary {
+/// The outcome of storing one POST's comments (or, keyed by message ID, its messages).
+#[derive(Debug)]
+pub struct InsertSummary<K = CommentId> {
     pub stored: usize,
     pub already_stored: usize,
     /// Writes that failed for a passing reason: Meta must redeliver.
-    pub failed: Vec<(CommentId, StoreError)>,
+    pub failed: Vec<(K, StoreError)>,
     /// Writes DynamoDB refused for good ([`StoreError::is_permanent`]): redelivering would not help.
-    pub refused: Vec<(CommentId, StoreError)>,
+    pub refused: Vec<(K, StoreError)>,
 }
 
-impl InsertSummary {
-    /// True when every comment that can be stored is durably in the store (written now or before).
+impl<K> Default for InsertSummary<K> {
+    fn default() -> Self {
+        Self {
+            stored: 0,
+            already_stored: 0,
+            failed: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+}
+
+impl<K> InsertSummary<K> {
+    /// True when every record that can be stored is durably in the store (written now or before).
     pub fn all_durable(&self) -> bool {
         self.failed.is_empty()
     }
@@ -218,28 +231,49 @@ pub async fn insert_all(
     records: Vec<CommentRecord>,
     concurrency: usize,
 ) -> InsertSummary {
+    insert_unique(
+        records,
+        |record| record.comment_id.clone(),
+        |record| async move {
+            let result = store.insert_new(&record).await;
+            (record.comment_id, result)
+        },
+        concurrency,
+    )
+    .await
+}
+
+/// [`insert_all`] for any record: `key` names a record's item, `insert` writes one and gives back its key.
+pub(crate) async fn insert_unique<R, K, F, Fut>(
+    records: Vec<R>,
+    key: impl Fn(&R) -> K,
+    insert: F,
+    concurrency: usize,
+) -> InsertSummary<K>
+where
+    K: Eq + std::hash::Hash,
+    F: Fn(R) -> Fut,
+    Fut: std::future::Future<Output = (K, Result<Inserted, StoreError>)>,
+{
     let mut summary = InsertSummary::default();
     let mut seen = std::collections::HashSet::with_capacity(records.len());
     let mut unique = Vec::with_capacity(records.len());
     for record in records {
-        if seen.insert(record.comment_id.clone()) {
+        if seen.insert(key(&record)) {
             unique.push(record);
         } else {
             summary.already_stored += 1;
         }
     }
     let mut results = futures::stream::iter(unique)
-        .map(|record| async move {
-            let result = store.insert_new(&record).await;
-            (record.comment_id, result)
-        })
+        .map(insert)
         .buffer_unordered(concurrency.max(1));
-    while let Some((comment_id, result)) = results.next().await {
+    while let Some((key, result)) = results.next().await {
         match result {
             Ok(Inserted::Stored) => summary.stored += 1,
             Ok(Inserted::AlreadyStored) => summary.already_stored += 1,
-            Err(e) if e.is_permanent() => summary.refused.push((comment_id, e)),
-            Err(e) => summary.failed.push((comment_id, e)),
+            Err(e) if e.is_permanent() => summary.refused.push((key, e)),
+            Err(e) => summary.failed.push((key, e)),
         }
     }
     summary

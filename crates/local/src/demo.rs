@@ -13,11 +13,12 @@ use std::time::Duration;
 
 pub fn print_banner(stack: &Stack, settings: &StackSettings) {
     println!(
-        "  DynamoDB Local   {}  (tables {}, {}, {})",
+        "  DynamoDB Local   {}  (tables {}, {}, {}, {})",
         stack.dynamodb_endpoint,
         stack.table_name,
         stack.account_state_table_name,
-        stack.campaigns_table_name
+        stack.campaigns_table_name,
+        stack.messages_table_name
     );
     match &stack.sim {
         Some(sim) => println!(

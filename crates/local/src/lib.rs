@@ -25,6 +25,7 @@ use reply_core::clock::SystemClock;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::AppSecrets;
 use reply_core::store::dynamo::DynamoCommentStore;
+use reply_core::store::messages::DynamoMessageStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,8 @@ pub struct Stack {
     pub table_name: String,
     pub account_state_table_name: String,
     pub campaigns_table_name: String,
+    /// The webhook's messages table (`MESSAGES_TABLE_NAME`).
+    pub messages_table_name: String,
     /// The Graph API simulator, when the stack runs one.
     pub sim: Option<RunningSim>,
     /// The tokens the replier sends with; replace them to play "the token was fixed in Secrets Manager".
@@ -119,15 +122,21 @@ impl Stack {
                 .context("APP_SECRET must not be empty")?,
             verify_token: VerifyToken::new(&settings.verify_token),
         };
-        let webhook = Arc::new(WebhookApp::new(
-            webhook_config,
-            Arc::new(CachedSecrets::fixed(webhook_secrets)),
-            Arc::new(DynamoCommentStore::new(
+        let webhook = Arc::new(
+            WebhookApp::new(
+                webhook_config,
+                Arc::new(CachedSecrets::fixed(webhook_secrets)),
+                Arc::new(DynamoCommentStore::new(
+                    dynamodb.clone(),
+                    &webhook_config.table_name,
+                )),
+                Arc::new(SystemClock),
+            )
+            .with_message_store(Arc::new(DynamoMessageStore::new(
                 dynamodb.clone(),
-                &webhook_config.table_name,
-            )),
-            Arc::new(SystemClock),
-        ));
+                &webhook_config.messages_table_name,
+            ))),
+        );
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.webhook_port))
             .await
             .with_context(|| {
@@ -175,6 +184,7 @@ impl Stack {
             table_name: settings.replier.table_name.clone(),
             account_state_table_name: settings.replier.account_state_table_name.clone(),
             campaigns_table_name: settings.replier.campaigns_table_name.clone(),
+            messages_table_name: settings.webhook.messages_table_name.clone(),
             sim,
             tokens,
             replier,
@@ -285,6 +295,7 @@ async fn create_tables(
             &settings.replier.account_state_table_name,
         ),
         ("CampaignsTable", &settings.replier.campaigns_table_name),
+        ("MessagesTable", &settings.webhook.messages_table_name),
     ] {
         let spec = table_spec_from_template(&yaml, resource)?;
         match create_comments_table(client, name, &spec).await? {

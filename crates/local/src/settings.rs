@@ -96,6 +96,11 @@ impl StackSettings {
         self.replier.campaigns_table_name = campaigns.to_owned();
     }
 
+    /// The webhook's messages table (`MESSAGES_TABLE_NAME`), for tests that want one of their own.
+    pub fn set_messages_table_name(&mut self, messages: &str) {
+        self.webhook.messages_table_name = messages.to_owned();
+    }
+
     /// Both functions' `REDRIVE_AFTER_SECS` (the webhook sets the first due time, the replier the later ones).
     pub fn set_redrive_after(&mut self, after: Duration) {
         self.webhook.redrive_after = after;

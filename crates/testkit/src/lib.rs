@@ -6,7 +6,8 @@
 //! - [`dynamodb_local`] starts one DynamoDB Local per test process, on first use, on a free port, and
 //!   every test in that process shares it.
 //! - [`DynamoDbLocal::fresh_table`] gives each test its own uniquely named comments table, built from
-//!   `template.yaml` (the single definition of keys, indexes, stream and TTL), so tests share no state.
+//!   `template.yaml` (the single definition of keys, indexes, stream and TTL), so tests share no state;
+//!   [`DynamoDbLocal::fresh_messages_table`] the same for the messages table.
 //! - [`start_dynamodb_local`] starts a dedicated instance for tests that stop it on purpose (for example
 //!   "the store is unavailable, so the webhook answers 5xx"); dropping it stops java.
 //!
@@ -94,6 +95,12 @@ impl DynamoDbLocal {
     /// Returns the table name. The table is ACTIVE, has its stream and its TTL set.
     pub async fn fresh_table(&self) -> anyhow::Result<String> {
         self.fresh_table_of(table::COMMENTS_TABLE_RESOURCE, "comments-test")
+            .await
+    }
+
+    /// A fresh, uniquely named messages table created from `template.yaml` (with its stream and TTL).
+    pub async fn fresh_messages_table(&self) -> anyhow::Result<String> {
+        self.fresh_table_of(table::MESSAGES_TABLE_RESOURCE, "messages-test")
             .await
     }
 

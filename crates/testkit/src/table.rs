@@ -27,6 +27,8 @@ pub use sam_template::{IndexSpec, TableSpec, repo_root, template_path};
 
 /// The logical id of the table resource in `template.yaml`.
 pub const COMMENTS_TABLE_RESOURCE: &str = "CommentsTable";
+/// The logical id of the messages table (`reply_core::store::messages`), created by the same code.
+pub const MESSAGES_TABLE_RESOURCE: &str = "MessagesTable";
 
 /// Reads the `CommentsTable` resource of the template at `template_path`.
 pub fn comments_table_spec(template_path: impl AsRef<Path>) -> Result<TableSpec> {

@@ -25,6 +25,19 @@ fn the_real_template_describes_the_comments_table() {
 }
 
 #[test]
+fn the_real_template_describes_the_messages_table() {
+    let yaml = std::fs::read_to_string(table::template_path()).unwrap();
+    let spec = table::table_spec_from_template(&yaml, table::MESSAGES_TABLE_RESOURCE).unwrap();
+    // reply_core::message::attr::MESSAGE_ID and EXPIRES_AT; the replier reads the new image only.
+    assert_eq!(spec.hash_key, "message_id");
+    assert_eq!(spec.range_key, None);
+    assert_eq!(spec.attribute_type("message_id"), Some("S"));
+    assert_eq!(spec.stream_view_type.as_deref(), Some("NEW_IMAGE"));
+    assert_eq!(spec.ttl_attribute.as_deref(), Some("expires_at"));
+    assert!(spec.gsi_names().is_empty());
+}
+
+#[test]
 fn repo_root_holds_the_template_and_the_script() {
     let root = table::repo_root();
     assert!(root.join("template.yaml").is_file(), "{}", root.display());

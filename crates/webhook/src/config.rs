@@ -10,6 +10,8 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 6 * 1024 * 1024;
 pub struct WebhookConfig {
     /// `TABLE_NAME`: the comments table.
     pub table_name: String,
+    /// `MESSAGES_TABLE_NAME`: the messages table (what people send the account after its private reply).
+    pub messages_table_name: String,
     /// `MAX_BODY_BYTES`: larger POSTs are answered 413.
     pub max_body_bytes: usize,
     /// `RETENTION_DAYS`: how long items are kept after the 7-day reply window (DynamoDB TTL).
@@ -31,6 +33,7 @@ impl WebhookConfig {
     /// sets only these). Secrets come from `SECRET_ARN` when set, else `APP_SECRET` and `VERIFY_TOKEN`.
     pub const ENV_VARS: &'static [&'static str] = &[
         "TABLE_NAME",
+        "MESSAGES_TABLE_NAME",
         "MAX_BODY_BYTES",
         "RETENTION_DAYS",
         "WRITE_CONCURRENCY",
@@ -42,10 +45,10 @@ impl WebhookConfig {
         "VERIFY_TOKEN",
     ];
 
-    /// The variable a deployed webhook refuses to start without.
-    pub const REQUIRED_ENV_VARS: &'static [&'static str] = &["TABLE_NAME"];
+    /// The variables a deployed webhook refuses to start without.
+    pub const REQUIRED_ENV_VARS: &'static [&'static str] = &["TABLE_NAME", "MESSAGES_TABLE_NAME"];
 
-    /// The Lambda's configuration: `TABLE_NAME` must be set, the rest overlays the defaults.
+    /// The Lambda's configuration: both table names must be set, the rest overlays the defaults.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(&Env::process())
     }
@@ -53,12 +56,17 @@ impl WebhookConfig {
     /// [`WebhookConfig::from_env`] over any [`Env`].
     pub fn from_lookup(env: &Env) -> Result<Self, ConfigError> {
         env.required("TABLE_NAME", "set it to the comments table's name")?;
+        env.required(
+            "MESSAGES_TABLE_NAME",
+            "set it to the messages table's name (the stack's MessagesTableName output)",
+        )?;
         Self::default().overlay(env)
     }
 
     /// `self` with every setting the environment sets, validated.
     pub fn overlay(mut self, env: &Env) -> Result<Self, ConfigError> {
         env.set(&mut self.table_name, "TABLE_NAME")?;
+        env.set(&mut self.messages_table_name, "MESSAGES_TABLE_NAME")?;
         env.set(&mut self.max_body_bytes, "MAX_BODY_BYTES")?;
         env.set(&mut self.retention_days, "RETENTION_DAYS")?;
         if !(0..=3650).contains(&self.retention_days) {
@@ -77,11 +85,22 @@ impl WebhookConfig {
         Ok(self)
     }
 
-    /// The defaults with this table.
+    /// The defaults with this comments table.
     pub fn for_table(table_name: impl Into<String>) -> Self {
         Self {
             table_name: table_name.into(),
             ..Self::default()
+        }
+    }
+
+    /// The defaults with these comments and messages tables.
+    pub fn for_tables(
+        table_name: impl Into<String>,
+        messages_table_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            messages_table_name: messages_table_name.into(),
+            ..Self::for_table(table_name)
         }
     }
 }
@@ -90,6 +109,7 @@ impl Default for WebhookConfig {
     fn default() -> Self {
         Self {
             table_name: "comments".to_owned(),
+            messages_table_name: reply_core::store::messages::DEFAULT_TABLE.to_owned(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             retention_days: 30,
             write_concurrency: 64,
@@ -111,6 +131,7 @@ mod tests {
     fn env_vars_lists_exactly_what_the_webhook_reads() {
         let env = Env::from_pairs([
             ("TABLE_NAME", "t"),
+            ("MESSAGES_TABLE_NAME", "m"),
             ("MAX_BODY_BYTES", "1000"),
             ("RETENTION_DAYS", "7"),
             ("WRITE_CONCURRENCY", "8"),
@@ -128,6 +149,7 @@ mod tests {
             ),
             ("t", 1000, 7, 8)
         );
+        assert_eq!(c.messages_table_name, "m");
         assert_eq!(c.secrets_ttl, Duration::from_secs(9));
         assert_eq!(c.response_deadline, Duration::from_millis(1500));
         assert_eq!(c.redrive_after, Duration::from_secs(60));
@@ -142,7 +164,7 @@ mod tests {
     }
 
     #[test]
-    fn a_deployed_webhook_needs_its_table_and_a_sane_retention() {
+    fn a_deployed_webhook_needs_its_tables_and_a_sane_retention() {
         assert!(matches!(
             WebhookConfig::from_lookup(&Env::from_pairs([("MAX_BODY_BYTES", "1")])),
             Err(ConfigError::Missing {
@@ -150,7 +172,18 @@ mod tests {
                 ..
             })
         ));
-        let env = Env::from_pairs([("TABLE_NAME", "t"), ("RETENTION_DAYS", "4000")]);
+        assert!(matches!(
+            WebhookConfig::from_lookup(&Env::from_pairs([("TABLE_NAME", "t")])),
+            Err(ConfigError::Missing {
+                name: "MESSAGES_TABLE_NAME",
+                ..
+            })
+        ));
+        let env = Env::from_pairs([
+            ("TABLE_NAME", "t"),
+            ("MESSAGES_TABLE_NAME", "m"),
+            ("RETENTION_DAYS", "4000"),
+        ]);
         assert!(matches!(
             WebhookConfig::from_lookup(&env),
             Err(ConfigError::Invalid {

@@ -1,11 +1,13 @@
 //! The webhook: Meta's verification handshake (GET) and notification intake (POST).
 //!
-//! A POST is answered `200` only once every comment in it is durably stored, so Meta redelivers anything we
-//! could not store; storing is a conditional put on the comment ID, so redeliveries are harmless. The order of
-//! checks is deliberate: size, then signature, and only then is the body parsed or anything stored.
+//! A POST is answered `200` only once every comment and every message in it is durably stored, so Meta
+//! redelivers anything we could not store; storing is a conditional put on the comment ID (the message's
+//! `mid`), so redeliveries are harmless. The account's own messages coming back (echoes) are counted and never
+//! stored. The order of checks is deliberate: size, then signature, and only then is the body parsed or
+//! anything stored.
 //!
-//! Module map: this file holds [`WebhookApp`] (the handler, wired to ports: secrets, the comment store and the
-//! clock) and its metrics; [`config`] reads the environment; `tests` runs the handler with fake stores
+//! Module map: this file holds [`WebhookApp`] (the handler, wired to ports: secrets, the comment and message
+//! stores and the clock) and its metrics; [`config`] reads the environment; `tests` runs the handler with fake stores
 //! (`tests/store_dynamodb.rs` runs it on DynamoDB Local). The parser, signature check and store adapter are in
 //! `reply_core`.
 
@@ -24,14 +26,15 @@ use reply_core::notification;
 use reply_core::secrets::{CachedSecrets, SecretSource, WebhookSecrets};
 use reply_core::signature::SIGNATURE_HEADER;
 use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config};
-use reply_core::store::{CommentStore, insert_all};
+use reply_core::store::messages::{DynamoMessageStore, MessageStore, insert_all_messages};
+use reply_core::store::{CommentStore, InsertSummary, StoreError, insert_all};
 use std::sync::Arc;
 
 /// The `Function` dimension of the webhook's metrics.
 pub const METRICS_FUNCTION: &str = "webhook";
 /// Counted when a POST's signature does not verify.
 pub const SIGNATURE_REJECTED: &str = "SignatureRejected";
-/// Counted when a POST's comments could not all be stored within `RESPONSE_DEADLINE_MS`.
+/// Counted when a POST's comments and messages could not all be stored within `RESPONSE_DEADLINE_MS`.
 pub const STORE_DEADLINE_MISSED: &str = "StoreDeadlineMissed";
 
 /// What one POST did, as the EMF metrics the dashboard and alarms read.
@@ -45,11 +48,18 @@ pub struct IntakeCounts {
     pub dashboard_tests: usize,
     pub rejected: usize,
     pub ignored: usize,
+    /// Comments and messages that could not be stored (the POST is answered 503).
     pub store_failures: usize,
+    /// Messages and postbacks from people (echoes not included).
+    pub messages_received: usize,
+    pub messages_stored: usize,
+    pub message_duplicates: usize,
+    /// The account's own messages coming back: counted, never stored.
+    pub echoes: usize,
 }
 
 impl IntakeCounts {
-    pub fn metrics(&self) -> [(&'static str, u64); 8] {
+    pub fn metrics(&self) -> [(&'static str, u64); 12] {
         let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         [
             ("CommentsReceived", n(self.received)),
@@ -60,6 +70,10 @@ impl IntakeCounts {
             ("ChangesRejected", n(self.rejected)),
             ("ChangesIgnored", n(self.ignored)),
             ("StoreFailures", n(self.store_failures)),
+            ("MessagesReceived", n(self.messages_received)),
+            ("MessagesStored", n(self.messages_stored)),
+            ("MessageDuplicatesSkipped", n(self.message_duplicates)),
+            ("EchoesIgnored", n(self.echoes)),
         ]
     }
 }
@@ -76,6 +90,8 @@ pub fn metric_names() -> Vec<&'static str> {
 pub struct WebhookApp {
     secrets: Arc<CachedSecrets<WebhookSecrets>>,
     store: Arc<dyn CommentStore>,
+    /// `None` until [`WebhookApp::with_message_store`]: a POST with messages is then answered 503.
+    messages: Option<Arc<dyn MessageStore>>,
     clock: Arc<dyn Clock>,
     max_body_bytes: usize,
     retention: Duration,
@@ -94,6 +110,7 @@ impl WebhookApp {
         Self {
             secrets,
             store,
+            messages: None,
             clock,
             max_body_bytes: config.max_body_bytes,
             retention: Duration::days(config.retention_days),
@@ -101,6 +118,13 @@ impl WebhookApp {
             response_deadline: config.response_deadline,
             redrive_after: Duration::from_std(config.redrive_after).unwrap_or(Duration::MAX),
         }
+    }
+
+    /// Stores the POSTs' messages in `messages`. Without it (tests and tools that only send comments) a POST
+    /// carrying messages is answered 503 rather than acknowledged unstored.
+    pub fn with_message_store(mut self, messages: Arc<dyn MessageStore>) -> Self {
+        self.messages = Some(messages);
+        self
     }
 
     /// Production wiring: secrets from the environment or Secrets Manager, DynamoDB from the standard AWS
@@ -114,14 +138,16 @@ impl WebhookApp {
             config.secrets_ttl,
         )
         .await?;
-        let store =
-            DynamoCommentStore::new(aws_sdk_dynamodb::Client::new(&sdk), &config.table_name);
+        let client = aws_sdk_dynamodb::Client::new(&sdk);
+        let store = DynamoCommentStore::new(client.clone(), &config.table_name);
+        let messages = DynamoMessageStore::new(client, &config.messages_table_name);
         Ok(Self::new(
             &config,
             Arc::new(secrets),
             Arc::new(store),
             Arc::new(SystemClock),
-        ))
+        )
+        .with_message_store(Arc::new(messages)))
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -195,13 +221,14 @@ impl WebhookApp {
             tracing::warn!(
                 entry = rejected.entry_index,
                 change = rejected.change_index,
+                messaging_event = rejected.messaging_index,
                 account_id = rejected.account_id.as_ref().map(|a| a.as_str()),
                 reason = rejected.reason.as_str(),
                 "skipping an unusable change"
             );
         }
         for (field, count) in &parsed.ignored {
-            tracing::info!(field = %field, count, "ignoring changes of a field we do not handle");
+            tracing::info!(field = %field, count, "ignoring changes or events of a kind we do not handle");
         }
 
         let now = self.clock.now();
@@ -216,6 +243,10 @@ impl WebhookApp {
             })
             .collect();
         let received = records.len();
+        let (echoes, messages): (Vec<_>, Vec<_>) =
+            parsed.messages.into_iter().partition(|m| m.is_echo());
+        let message_records: Vec<_> = messages.into_iter().map(|m| m.into_record(now)).collect();
+        let messages_received = message_records.len();
         let with_reason = |reason: StatusReason| {
             let word = reason.word();
             records
@@ -232,19 +263,21 @@ impl WebhookApp {
             );
         }
         let left = self.response_deadline.saturating_sub(started.elapsed());
-        let summary = match tokio::time::timeout(
-            left,
-            insert_all(&self.store, records, self.write_concurrency),
-        )
-        .await
-        {
-            Ok(summary) => summary,
+        let stored = async {
+            tokio::join!(
+                insert_all(&self.store, records, self.write_concurrency),
+                self.store_messages(message_records)
+            )
+        };
+        let (summary, message_summary) = match tokio::time::timeout(left, stored).await {
+            Ok(summaries) => summaries,
             Err(_) => {
                 tracing::error!(
                     received,
+                    messages_received,
                     deadline_ms =
                         u64::try_from(self.response_deadline.as_millis()).unwrap_or(u64::MAX),
-                    "the comments could not all be stored in time; answering 503 so that Meta redelivers"
+                    "the comments and messages could not all be stored in time; answering 503 so that Meta redelivers"
                 );
                 emit_counts(METRICS_FUNCTION, &[], &[(STORE_DEADLINE_MISSED, 1)]);
                 return text(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
@@ -258,6 +291,14 @@ impl WebhookApp {
                 "DynamoDB refused this comment for good; it is skipped (a redelivery would be refused too)"
             );
         }
+        for (message_id, error) in &message_summary.refused {
+            tracing::error!(
+                message_id = %message_id,
+                error = %error,
+                cause = %reply_core::telemetry::error_sources(error),
+                "DynamoDB refused this message for good; it is skipped (a redelivery would be refused too)"
+            );
+        }
 
         let counts = IntakeCounts {
             received,
@@ -265,12 +306,16 @@ impl WebhookApp {
             duplicates: summary.already_stored,
             own,
             dashboard_tests,
-            rejected: rejected + summary.refused.len(),
+            rejected: rejected + summary.refused.len() + message_summary.refused.len(),
             ignored,
-            store_failures: summary.failed.len(),
+            store_failures: summary.failed.len() + message_summary.failed.len(),
+            messages_received,
+            messages_stored: message_summary.stored,
+            message_duplicates: message_summary.already_stored,
+            echoes: echoes.len(),
         };
         emit_counts(METRICS_FUNCTION, &[], &counts.metrics());
-        if !summary.all_durable() {
+        if !summary.all_durable() || !message_summary.all_durable() {
             for (comment_id, error) in &summary.failed {
                 tracing::error!(
                     comment_id = %comment_id,
@@ -279,10 +324,20 @@ impl WebhookApp {
                     "could not store a comment"
                 );
             }
+            for (message_id, error) in &message_summary.failed {
+                tracing::error!(
+                    message_id = %message_id,
+                    error = %error,
+                    cause = %reply_core::telemetry::error_sources(error),
+                    "could not store a message"
+                );
+            }
             tracing::error!(
                 received,
                 stored = summary.stored,
-                failed = summary.failed.len(),
+                messages_received,
+                messages_stored = message_summary.stored,
+                failed = counts.store_failures,
                 "answering 503 so that Meta redelivers"
             );
             return text(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
@@ -292,11 +347,38 @@ impl WebhookApp {
             stored = summary.stored,
             duplicates = summary.already_stored,
             own_comments = own,
+            messages_received,
+            messages_stored = message_summary.stored,
+            message_duplicates = message_summary.already_stored,
+            echoes = counts.echoes,
             rejected,
             ignored,
             "notification stored"
         );
         text(StatusCode::OK, "ok")
+    }
+
+    /// Stores the POST's messages; without a message store, each one is a failure (so the POST gets a 503).
+    async fn store_messages(
+        &self,
+        records: Vec<reply_core::message::MessageRecord>,
+    ) -> InsertSummary<String> {
+        match &self.messages {
+            Some(store) => insert_all_messages(store, records, self.write_concurrency).await,
+            None => InsertSummary {
+                failed: records
+                    .into_iter()
+                    .map(|r| {
+                        let error = StoreError::other(
+                            "storing a message",
+                            anyhow::anyhow!("this webhook has no messages table"),
+                        );
+                        (r.message_id, error)
+                    })
+                    .collect(),
+                ..InsertSummary::default()
+            },
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use super::*;
 use reply_core::CommentRecord;
 use reply_core::comment::CommentStatus;
+use reply_core::message::MessageRecord;
 use reply_core::secrets::VerifyToken;
 use reply_core::signature::{AppSecrets, sign};
 use reply_core::store::{Inserted, StoreError};
@@ -28,7 +29,56 @@ impl CommentStore for RecordingStore {
     }
 }
 
+/// The same for messages; a message ID starting with `fail` fails for a passing reason, after `delay`.
+#[derive(Debug, Default)]
+struct RecordingMessages {
+    delay: std::time::Duration,
+    stored: Mutex<Vec<MessageRecord>>,
+}
+
+#[async_trait::async_trait]
+impl MessageStore for RecordingMessages {
+    async fn insert_new(&self, record: &MessageRecord) -> Result<Inserted, StoreError> {
+        tokio::time::sleep(self.delay).await;
+        if record.message_id.starts_with("fail") {
+            return Err(StoreError::other(
+                "storing a message",
+                anyhow::anyhow!("ProvisionedThroughputExceededException"),
+            ));
+        }
+        self.stored
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(record.clone());
+        Ok(Inserted::Stored)
+    }
+}
+
+impl RecordingMessages {
+    fn ids(&self) -> Vec<String> {
+        self.stored
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|m| m.message_id.clone())
+            .collect()
+    }
+}
+
 fn app() -> (WebhookApp, Arc<RecordingStore>) {
+    let (app, store, _) = app_with_messages(RecordingMessages::default());
+    (app, store)
+}
+
+fn app_with_messages(
+    messages: RecordingMessages,
+) -> (WebhookApp, Arc<RecordingStore>, Arc<RecordingMessages>) {
+    let messages = Arc::new(messages);
+    let (app, store) = app_without_messages();
+    (app.with_message_store(messages.clone()), store, messages)
+}
+
+fn app_without_messages() -> (WebhookApp, Arc<RecordingStore>) {
     let store = Arc::new(RecordingStore::default());
     let secrets = WebhookSecrets {
         app_secrets: AppSecrets::from_comma_separated(&format!("other-secret,{SECRET}"))
@@ -252,6 +302,122 @@ async fn a_mixed_batch_stores_the_usable_comments_and_skips_the_rest() {
         .collect();
     assert_eq!(own.len(), 1);
     assert_eq!(own[0].comment_id.as_str(), "18000000000000002");
+}
+
+#[tokio::test]
+async fn a_mixed_batch_also_stores_the_persons_message_beside_the_comments() {
+    let (app, store, messages) = app_with_messages(RecordingMessages::default());
+    let body = core_fixture("mixed_batch.json");
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(stored(&store).len(), 4);
+    assert_eq!(messages.ids(), ["aWdfZAAA"]);
+}
+
+/// A person's answer, a button tap and the account's own send coming back, in one entry.
+fn conversation() -> Vec<u8> {
+    br#"{"object": "instagram", "entry": [{"id": "17841400000000001", "time": 1764093002500, "messaging": [
+        {"sender": {"id": "27001"}, "recipient": {"id": "17841400000000001"}, "timestamp": 1764093002000, "message": {"mid": "m-answer", "text": "yes please"}},
+        {"sender": {"id": "27002"}, "recipient": {"id": "17841400000000001"}, "timestamp": 1764093002001, "postback": {"mid": "m-tap", "title": "Get it", "payload": "GET_LINK"}},
+        {"sender": {"id": "17841400000000001"}, "recipient": {"id": "27001"}, "timestamp": 1764093002002, "message": {"mid": "m-echo", "text": "Here is your LINK", "is_echo": true}},
+        {"sender": {"id": "27001"}, "recipient": {"id": "17841400000000001"}, "timestamp": 1764093002003, "read": {"mid": "m-echo"}}
+    ]}]}"#
+        .to_vec()
+}
+
+#[tokio::test]
+async fn messages_and_postbacks_are_stored_pending_and_echoes_are_not() {
+    let (app, store, messages) = app_with_messages(RecordingMessages::default());
+    let body = conversation();
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        body_text(&response)
+    );
+    assert!(stored(&store).is_empty());
+    assert_eq!(messages.ids(), ["m-answer", "m-tap"]);
+    let kept = messages.stored.lock().unwrap_or_else(|e| e.into_inner());
+    assert!(kept.iter().all(|m| m.status == CommentStatus::Pending));
+    assert_eq!(kept[1].postback_payload.as_deref(), Some("GET_LINK"));
+    assert_eq!(kept[0].sent_at.timestamp(), 1_764_093_002);
+}
+
+#[tokio::test]
+async fn messages_without_a_message_store_are_answered_503_not_acknowledged() {
+    let (app, store) = app_without_messages();
+    let body = conversation();
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body_text(&response), "temporarily unavailable");
+    assert!(stored(&store).is_empty());
+    // A POST with comments only still needs no message store.
+    let body = core_fixture("reel_comment.json");
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_message_that_could_not_be_stored_gets_the_post_redelivered() {
+    let (app, store, messages) = app_with_messages(RecordingMessages::default());
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841400000000001", "time": 1764093002500, "messaging": [{"sender": {"id": "27001"}, "timestamp": 1764093002000, "message": {"mid": "fail-1", "text": "hi"}}], "changes": [{"field": "comments", "value": {"id": "18000000000000001", "text": "LINK"}}]}]}"#.to_vec();
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body_text(&response), "temporarily unavailable");
+    // The comment was stored; the redelivery finds it already there.
+    assert_eq!(stored(&store).len(), 1);
+    assert!(messages.ids().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_store_slower_than_metas_budget_gets_a_503_in_time() {
+    let (app, _, _) = app_with_messages(RecordingMessages {
+        delay: std::time::Duration::from_secs(30),
+        ..RecordingMessages::default()
+    });
+    let app = WebhookApp {
+        response_deadline: std::time::Duration::from_millis(300),
+        ..app
+    };
+    let body = conversation();
+    let started = std::time::Instant::now();
+    let response = app
+        .handle(post(body.clone(), Some(sign(SECRET, &body))))
+        .await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+}
+
+#[test]
+fn the_message_metrics_are_emitted_by_name() {
+    let names = metric_names();
+    for name in [
+        "MessagesReceived",
+        "MessagesStored",
+        "MessageDuplicatesSkipped",
+        "EchoesIgnored",
+    ] {
+        assert!(names.contains(&name), "{name}");
+    }
+    let counts = IntakeCounts {
+        messages_received: 2,
+        echoes: 1,
+        ..IntakeCounts::default()
+    };
+    let metrics = counts.metrics();
+    assert!(metrics.contains(&("MessagesReceived", 2)));
+    assert!(metrics.contains(&("EchoesIgnored", 1)));
 }
 
 /// A store that answers each insert as told, after a delay.

@@ -1,5 +1,6 @@
 //! The webhook against a real DynamoDB Local: what ends up in the table for duplicates, races, own comments,
-//! bad changes, bad signatures and an unavailable store.
+//! bad changes, bad signatures and an unavailable store; and in the messages table for messages, postbacks,
+//! redeliveries and echoes.
 #![allow(clippy::unwrap_used)]
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -11,6 +12,7 @@ use reply_core::sample::{SampleComment, notification_body};
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::{AppSecrets, sign};
 use reply_core::store::dynamo::DynamoCommentStore;
+use reply_core::store::messages::DynamoMessageStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 use webhook::{WebhookApp, WebhookConfig};
@@ -18,30 +20,54 @@ use webhook::{WebhookApp, WebhookConfig};
 const SECRET: &str = "integration-app-secret";
 
 fn app_for(client: aws_sdk_dynamodb::Client, table: &str) -> WebhookApp {
+    app_with_messages(
+        client,
+        table,
+        &format!("no-messages-{}", std::process::id()),
+    )
+}
+
+fn app_with_messages(client: aws_sdk_dynamodb::Client, table: &str, messages: &str) -> WebhookApp {
     let secrets = WebhookSecrets {
         app_secrets: AppSecrets::from_comma_separated(SECRET).unwrap(),
         verify_token: VerifyToken::new("unused"),
     };
-    let mut config = WebhookConfig::for_table(table);
+    let mut config = WebhookConfig::for_tables(table, messages);
     // DynamoDB Local, shared by every test of a busy 2-core machine, can take longer than DynamoDB for a
     // thousand puts; these tests are about what is stored (the deadline has tests of its own).
     config.response_deadline = std::time::Duration::from_secs(30);
     WebhookApp::new(
         &config,
         Arc::new(CachedSecrets::fixed(secrets)),
-        Arc::new(DynamoCommentStore::new(client, table)),
+        Arc::new(DynamoCommentStore::new(client.clone(), table)),
         Arc::new(SystemClock),
+    )
+    .with_message_store(Arc::new(DynamoMessageStore::new(
+        client,
+        &config.messages_table_name,
+    )))
+}
+
+/// The webhook with its role's client on fresh comments and messages tables; the test's own client.
+async fn conversation_app() -> (WebhookApp, aws_sdk_dynamodb::Client, String, String) {
+    let local = testkit::dynamodb_local().await;
+    let table = local.fresh_table().await.unwrap();
+    let messages = local.fresh_messages_table().await.unwrap();
+    let (role_client, _) =
+        testkit::iam::client_for_role(&local.sdk_config(), "WebhookRole").unwrap();
+    (
+        app_with_messages(role_client, &table, &messages),
+        local.client(),
+        table,
+        messages,
     )
 }
 
 /// The webhook with its role's client (a call `WebhookRole` does not grant fails, as in AWS), the test's own
-/// client, and a fresh table.
+/// client, and a fresh comments table (and messages table).
 async fn app() -> (WebhookApp, aws_sdk_dynamodb::Client, String) {
-    let local = testkit::dynamodb_local().await;
-    let table = local.fresh_table().await.unwrap();
-    let (role_client, _) =
-        testkit::iam::client_for_role(&local.sdk_config(), "WebhookRole").unwrap();
-    (app_for(role_client, &table), local.client(), table)
+    let (app, client, table, _) = conversation_app().await;
+    (app, client, table)
 }
 
 fn signed_post(body: &[u8]) -> Request {
@@ -292,4 +318,96 @@ async fn an_unreachable_dynamodb_answers_503() {
     local.stop();
     let response = app.handle(signed_post(&fixture("reel_comment.json"))).await;
     assert_eq!(status(&response), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// A person's answer with a quick reply and an image, a button tap on a story reply, and an echo.
+const CONVERSATION: &[u8] = br#"{"object": "instagram", "entry": [{"id": "17841400000000001", "time": 1764093002500, "messaging": [
+    {"sender": {"id": "2706325442860345"}, "recipient": {"id": "17841400000000001"}, "timestamp": 1764093002123, "message": {"mid": "aWdfZAG1-answer", "text": "Yes \u00e4", "quick_reply": {"payload": "YES"}, "reply_to": {"mid": "aWdfZAG1-private-reply"}, "attachments": [{"type": "image", "payload": {"url": "https://lookaside.example/a.jpg"}}]}},
+    {"sender": {"id": "2706325442860346"}, "recipient": {"id": "17841400000000001"}, "timestamp": 1764093002124, "message": {"mid": "aWdfZAG1-story", "text": "nice", "reply_to": {"story": {"id": "17900000000000001", "url": "https://lookaside.example/s"}}}},
+    {"sender": {"id": "2706325442860345"}, "recipient": {"id": "17841400000000001"}, "timestamp": 1764093002125, "postback": {"mid": "aWdfZAG1-tap", "title": "Get the link", "payload": "GET_LINK"}},
+    {"sender": {"id": "17841400000000001"}, "recipient": {"id": "2706325442860345"}, "timestamp": 1764093002126, "message": {"mid": "aWdfZAG1-echo", "text": "Here is your LINK", "is_echo": true}}
+]}]}"#;
+
+fn by_id(
+    items: &[HashMap<String, AttributeValue>],
+) -> HashMap<String, &HashMap<String, AttributeValue>> {
+    items
+        .iter()
+        .map(|i| (s(i, "message_id").to_owned(), i))
+        .collect()
+}
+
+#[tokio::test]
+async fn messages_and_postbacks_are_stored_as_readable_items_and_echoes_are_not() {
+    let (app, client, table, messages) = conversation_app().await;
+    assert_eq!(
+        status(&app.handle(signed_post(CONVERSATION)).await),
+        StatusCode::OK
+    );
+    assert!(items(&client, &table).await.is_empty());
+    let stored = items(&client, &messages).await;
+    let stored = by_id(&stored);
+    let mut ids: Vec<&String> = stored.keys().collect();
+    ids.sort();
+    assert_eq!(ids, ["aWdfZAG1-answer", "aWdfZAG1-story", "aWdfZAG1-tap"]);
+
+    let answer = stored["aWdfZAG1-answer"];
+    assert_eq!(s(answer, "account_id"), "17841400000000001");
+    assert_eq!(s(answer, "sender_id"), "2706325442860345");
+    assert_eq!(s(answer, "kind"), "message");
+    assert_eq!(s(answer, "text"), "Yes ä");
+    assert_eq!(s(answer, "quick_reply_payload"), "YES");
+    assert_eq!(s(answer, "reply_to_message_id"), "aWdfZAG1-private-reply");
+    assert_eq!(answer["has_attachments"].as_bool().ok(), Some(&true));
+    assert_eq!(s(answer, "sent_at"), "2025-11-25T17:50:02Z");
+    assert!(s(answer, "received_at").ends_with('Z'));
+    assert_eq!(s(answer, "status"), "PENDING");
+    let ttl: i64 = answer["expires_at"].as_n().unwrap().parse().unwrap();
+    assert_eq!(ttl, 1_764_093_002 + 7 * 86_400);
+
+    let story = stored["aWdfZAG1-story"];
+    assert_eq!(s(story, "reply_to_story_id"), "17900000000000001");
+    assert!(
+        !story.contains_key("has_attachments") && !story.contains_key("quick_reply_payload"),
+        "absent values are left out, not written empty"
+    );
+    let tap = stored["aWdfZAG1-tap"];
+    assert_eq!(s(tap, "kind"), "postback");
+    assert_eq!(s(tap, "postback_payload"), "GET_LINK");
+    assert_eq!(s(tap, "postback_title"), "Get the link");
+    assert!(!tap.contains_key("text"));
+}
+
+#[tokio::test]
+async fn a_redelivered_message_is_stored_once_and_answered_200_both_times() {
+    let (app, client, _, messages) = conversation_app().await;
+    assert_eq!(
+        status(&app.handle(signed_post(CONVERSATION)).await),
+        StatusCode::OK
+    );
+    let first = items(&client, &messages).await;
+    assert_eq!(
+        status(&app.handle(signed_post(CONVERSATION)).await),
+        StatusCode::OK
+    );
+    let second = items(&client, &messages).await;
+    assert_eq!(second.len(), 3);
+    assert_eq!(
+        by_id(&first),
+        by_id(&second),
+        "the redelivery must not overwrite the stored items"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_messages_table_answers_503_even_when_the_comments_are_stored() {
+    let local = testkit::dynamodb_local().await;
+    let table = local.fresh_table().await.unwrap();
+    let app = app_for(local.client(), &table);
+    let response = app.handle(signed_post(CONVERSATION)).await;
+    assert_eq!(status(&response), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        String::from_utf8_lossy(response.body().as_ref()),
+        "temporarily unavailable"
+    );
 }

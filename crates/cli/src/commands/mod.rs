@@ -4,6 +4,7 @@ mod campaign;
 mod inspect;
 mod retry;
 pub(crate) mod send_comment;
+mod send_message;
 mod subscribe;
 mod verify_webhook;
 
@@ -14,6 +15,7 @@ use crate::output::Output;
 pub async fn run(command: Command, out: &Output) -> Result<(), Failure> {
     match command {
         Command::SendComment(args) => send_comment::run(args, out).await,
+        Command::SendMessage(args) => send_message::run(args, out).await,
         Command::VerifyWebhook(args) => verify_webhook::run(args, out).await,
         Command::List(args) => inspect::list(args, out).await,
         Command::Show(args) => inspect::show(args, out).await,

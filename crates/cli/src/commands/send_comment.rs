@@ -20,32 +20,33 @@ use std::collections::HashSet;
 use std::time::Instant;
 
 /// Meta's webhook sender identifies itself with this user agent.
-const META_USER_AGENT: &str = "facebookexternalua";
+pub(crate) const META_USER_AGENT: &str = "facebookexternalua";
 
-/// One POST: its comments and the signed body.
+/// One POST: its comments (or its one message) and the signed body.
 #[derive(Debug)]
-struct Post {
-    number: usize,
-    comment_ids: Vec<String>,
-    body: Vec<u8>,
+pub(crate) struct Post {
+    pub(crate) number: usize,
+    /// Comment IDs, or the message's `mid`.
+    pub(crate) ids: Vec<String>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// What one POST got back.
 #[derive(Debug)]
-struct PostResult {
+pub(crate) struct PostResult {
     number: usize,
     repeat: bool,
     comments: usize,
-    status: Option<u16>,
-    elapsed_ms: u64,
+    pub(crate) status: Option<u16>,
+    pub(crate) elapsed_ms: u64,
     /// Why there was no HTTP answer.
-    error: Option<String>,
+    pub(crate) error: Option<String>,
     /// The start of the answer's body, for diagnosing non-2xx.
-    body: String,
+    pub(crate) body: String,
 }
 
 impl PostResult {
-    fn ok(&self) -> bool {
+    pub(crate) fn ok(&self) -> bool {
         self.status.is_some_and(|s| (200..300).contains(&s))
     }
 
@@ -261,7 +262,7 @@ impl Iterator for Posts {
         self.next_number += 1;
         Some(Post {
             number,
-            comment_ids: comments.iter().map(|c| c.comment_id.clone()).collect(),
+            ids: comments.iter().map(|c| c.comment_id.clone()).collect(),
             body: notification_body(&comments, self.sent_at),
         })
     }
@@ -295,10 +296,10 @@ async fn send_twice_if(
     if duplicate {
         results.push(send(client, url, secret, &post, true).await);
     }
-    (post.comment_ids, results)
+    (post.ids, results)
 }
 
-async fn send(
+pub(crate) async fn send(
     client: &reqwest::Client,
     url: &Url,
     secret: &str,
@@ -324,7 +325,7 @@ async fn send(
     PostResult {
         number: post.number,
         repeat,
-        comments: post.comment_ids.len(),
+        comments: post.ids.len(),
         status,
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         error,
@@ -345,7 +346,7 @@ fn progress_bar(out: &Output, total: usize) -> ProgressBar {
     bar
 }
 
-fn outcome_text(r: &PostResult) -> String {
+pub(crate) fn outcome_text(r: &PostResult) -> String {
     match (r.status, &r.error) {
         (Some(s), _) => {
             let reason = reqwest::StatusCode::from_u16(s)
@@ -418,7 +419,7 @@ fn print_summary(
 }
 
 /// What to check for a POST that was not accepted.
-fn hint_for(r: &PostResult, url: &Url) -> String {
+pub(crate) fn hint_for(r: &PostResult, url: &Url) -> String {
     match r.status {
         None if r.error.as_deref() == Some("timed out") => format!(
             "the webhook did not answer within --timeout; Meta waits only 5 s. Check the webhook's logs and that {url} is right"
@@ -431,8 +432,9 @@ fn hint_for(r: &PostResult, url: &Url) -> String {
         Some(413) => "413: the POST is larger than the webhook's MAX_BODY_BYTES; use a smaller --batch-size".to_owned(),
         Some(400) => format!("400: the webhook could not read the body ({}); is this the product's webhook?", r.body),
         Some(s) if s >= 500 => format!(
-            "{s}: the webhook could not store the comments, so the store is failing: check that the table exists \
-             (TABLE_NAME on the webhook), DynamoDB is reachable, and the webhook's logs"
+            "{s}: the webhook could not store the comments or messages, so the store is failing: check that the \
+             tables exist (TABLE_NAME and MESSAGES_TABLE_NAME on the webhook), DynamoDB is reachable, and the \
+             webhook's logs"
         ),
         Some(s) => format!("{s}: unexpected answer ({}); check the URL", r.body),
     }
@@ -477,13 +479,10 @@ mod tests {
             .map(Iterator::collect)
             .unwrap_or_default();
         assert_eq!(
-            posts
-                .iter()
-                .map(|p| p.comment_ids.len())
-                .collect::<Vec<_>>(),
+            posts.iter().map(|p| p.ids.len()).collect::<Vec<_>>(),
             [2, 2, 1]
         );
-        let ids: HashSet<&String> = posts.iter().flat_map(|p| &p.comment_ids).collect();
+        let ids: HashSet<&String> = posts.iter().flat_map(|p| &p.ids).collect();
         assert_eq!(ids.len(), 5);
         let body: serde_json::Value = serde_json::from_slice(&posts[0].body).unwrap_or_default();
         assert_eq!(body["entry"][0]["id"], "111");

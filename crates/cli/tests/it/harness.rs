@@ -1,5 +1,5 @@
-//! One harness for every `replyctl` test: a fresh comments table in DynamoDB Local (testkit), the real webhook
-//! served over HTTP in-process on that table (the local stack's adapter), and the binary run as an operator
+//! One harness for every `replyctl` test: fresh comments and messages tables in DynamoDB Local (testkit), the
+//! real webhook served over HTTP in-process on them (the local stack's adapter), and the binary run as an operator
 //! runs it, with a clean environment so nothing from the developer's shell (AWS profiles, WEBHOOK_URL, ...)
 //! leaks in.
 
@@ -10,6 +10,7 @@ use reply_core::clock::SystemClock;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::AppSecrets;
 use reply_core::store::dynamo::DynamoCommentStore;
+use reply_core::store::messages::DynamoMessageStore;
 use reply_core::{CommentRecord, CommentSource, CommentStatus, REPLY_WINDOW};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,9 +23,10 @@ pub const VERIFY_TOKEN: &str = "test-verify-token";
 pub const ACCOUNT: &str = "17841400000000001";
 pub const OTHER_ACCOUNT: &str = "17841400000000002";
 
-/// A fresh table with the real webhook in front of it.
+/// Fresh tables with the real webhook in front of them.
 pub struct Stack {
     pub table: String,
+    pub messages_table: String,
     pub endpoint: String,
     pub webhook_url: String,
     pub dynamodb: aws_sdk_dynamodb::Client,
@@ -40,19 +42,26 @@ impl Drop for Stack {
 pub async fn spawn_stack() -> Stack {
     let local = testkit::dynamodb_local().await;
     let table = local.fresh_table().await.unwrap();
+    let messages_table = local.fresh_messages_table().await.unwrap();
     let dynamodb = local.client();
     let secrets = WebhookSecrets {
         app_secrets: AppSecrets::from_comma_separated(APP_SECRET).unwrap(),
         verify_token: VerifyToken::new(VERIFY_TOKEN),
     };
-    let config = WebhookConfig::for_table(&table);
+    let config = WebhookConfig::for_tables(&table, &messages_table);
     let max_body = config.max_body_bytes;
-    let app = Arc::new(WebhookApp::new(
-        &config,
-        Arc::new(CachedSecrets::fixed(secrets)),
-        Arc::new(DynamoCommentStore::new(dynamodb.clone(), &table)),
-        Arc::new(SystemClock),
-    ));
+    let app = Arc::new(
+        WebhookApp::new(
+            &config,
+            Arc::new(CachedSecrets::fixed(secrets)),
+            Arc::new(DynamoCommentStore::new(dynamodb.clone(), &table)),
+            Arc::new(SystemClock),
+        )
+        .with_message_store(Arc::new(DynamoMessageStore::new(
+            dynamodb.clone(),
+            &messages_table,
+        ))),
+    );
     let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
         let app = app.clone();
         async move { local_stack::http_adapter::serve_request(app, max_body, request).await }
@@ -64,6 +73,7 @@ pub async fn spawn_stack() -> Stack {
     });
     Stack {
         table,
+        messages_table,
         endpoint: local.endpoint.clone(),
         webhook_url: format!("http://{addr}/webhook"),
         dynamodb,

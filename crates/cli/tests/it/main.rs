@@ -7,5 +7,6 @@ mod harness;
 mod inspect;
 mod retry;
 mod send_comment;
+mod send_message;
 mod subscribe;
 mod verify_webhook;

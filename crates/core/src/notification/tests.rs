@@ -1,4 +1,5 @@
 use super::*;
+use crate::message::MessageKind;
 use crate::sample::{SampleComment, notification_body};
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -92,8 +93,11 @@ fn a_mixed_batch_keeps_every_usable_comment_and_reports_the_rest() {
         ]
     );
     assert_eq!(n.ignored.get("mentions"), Some(&1));
-    assert_eq!(n.ignored.get("messaging"), Some(&1));
-    assert_eq!(n.ignored_count(), 2);
+    assert_eq!(n.ignored_count(), 1);
+    // The person's answer in the third entry is a message, no longer an ignored change.
+    assert_eq!(n.messages.len(), 1);
+    assert_eq!(n.messages[0].message_id, "aWdfZAAA");
+    assert_eq!(n.messages[0].account_id.as_str(), "17841400000000002");
 }
 
 #[test]
@@ -235,12 +239,18 @@ fn an_entry_with_a_string_time_or_an_object_messaging_keeps_its_comments() {
     let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": "1726106088", "messaging": {"unexpected": true}, "changes": [{"field": "comments", "value": {"id": "18058455121735594", "text": "LINK", "from": {"id": "2706325442860345", "username": "ana"}}}]}]}"#;
     let n = parsed(body);
     assert_eq!(n.comments.len(), 1, "{:?}", n.rejected);
-    assert!(n.rejected.is_empty());
     assert_eq!(
         n.comments[0].notified_at,
         DateTime::from_timestamp(1_726_106_088, 0)
     );
-    assert_eq!(n.ignored.get("messaging"), Some(&1));
+    // The odd `messaging` is reported for the entry as a whole (no event index), not silently dropped.
+    let reasons: Vec<_> = n
+        .rejected
+        .iter()
+        .map(|r| (r.entry_index, r.change_index, r.messaging_index, r.reason))
+        .collect();
+    assert_eq!(reasons, [(0, None, None, RejectReason::InvalidEvent)]);
+    assert!(n.ignored.is_empty() && n.messages.is_empty());
 }
 
 #[test]
@@ -320,4 +330,178 @@ fn a_bare_change_whose_field_is_not_a_string_does_not_cost_the_entries() {
         .map(|r| (r.change_index, r.reason))
         .collect();
     assert_eq!(reasons, [(None, RejectReason::MissingAccountId)]);
+}
+
+/// A `messages` entry exactly as PLATFORM.md section 8 describes it (times in milliseconds).
+const PERSON_ANSWERS: &[u8] = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1764093002500, "messaging": [{"sender": {"id": "2706325442860345"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002123, "message": {"mid": "aWdfZAG1faWdfaXRlbTox", "text": "LINK please \u00e4"}}]}]}"#;
+
+#[test]
+fn a_persons_answer_is_read_field_by_field() {
+    let n = parsed(PERSON_ANSWERS);
+    assert!(n.rejected.is_empty() && n.ignored.is_empty() && n.comments.is_empty());
+    assert_eq!(n.messages.len(), 1);
+    let m = &n.messages[0];
+    assert_eq!(m.message_id, "aWdfZAG1faWdfaXRlbTox");
+    assert_eq!(m.account_id.as_str(), "17841401906857599");
+    assert_eq!(m.sender_id.as_str(), "2706325442860345");
+    assert_eq!(
+        m.recipient_id.as_ref().map(|r| r.as_str()),
+        Some("17841401906857599")
+    );
+    assert_eq!(m.kind, MessageKind::Message);
+    assert_eq!(m.text.as_deref(), Some("LINK please ä"));
+    assert_eq!(
+        m.sent_at.map(|t| t.timestamp_millis()),
+        Some(1_764_093_002_123)
+    );
+    assert!(!m.is_echo() && !m.has_attachments);
+    assert_eq!(
+        (
+            &m.quick_reply_payload,
+            &m.postback_payload,
+            &m.reply_to_story_id
+        ),
+        (&None, &None, &None)
+    );
+}
+
+#[test]
+fn quick_replies_story_replies_attachments_and_replies_to_a_message_are_read() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1764093002500, "messaging": [
+        {"sender": {"id": "27001"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002000, "message": {"mid": "m-1", "text": "Yes", "quick_reply": {"payload": "YES_PLEASE"}, "reply_to": {"mid": "m-0"}}},
+        {"sender": {"id": "27002"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002001, "message": {"mid": "m-2", "text": "wow", "reply_to": {"story": {"id": "17900000000000001", "url": "https://lookaside.example/story"}}}},
+        {"sender": {"id": "27003"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002002, "message": {"mid": "m-3", "attachments": [{"type": "image", "payload": {"url": "https://lookaside.example/a.jpg"}}]}},
+        {"sender": {"id": "27004"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002003, "message": {"mid": "m-4", "text": "none", "attachments": []}}
+    ]}]}"#;
+    let n = parsed(body);
+    assert!(n.rejected.is_empty(), "{:?}", n.rejected);
+    let [quick, story, image, empty] = n.messages.as_slice() else {
+        panic!("{:?}", n.messages)
+    };
+    assert_eq!(quick.quick_reply_payload.as_deref(), Some("YES_PLEASE"));
+    assert_eq!(quick.reply_to_message_id.as_deref(), Some("m-0"));
+    assert_eq!(
+        story.reply_to_story_id.as_deref(),
+        Some("17900000000000001")
+    );
+    assert_eq!(story.reply_to_message_id, None);
+    assert!(image.has_attachments && image.text.is_none());
+    assert!(!empty.has_attachments);
+}
+
+#[test]
+fn a_button_tap_is_read_as_a_postback_with_its_title_and_payload() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1764093002500, "messaging": [{"sender": {"id": "2706325442860345"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002000, "postback": {"mid": "aWdfZAPB", "title": "Get the link", "payload": "GET_LINK"}}]}]}"#;
+    let n = parsed(body);
+    let m = &n.messages[0];
+    assert_eq!(m.kind, MessageKind::Postback);
+    assert_eq!(m.message_id, "aWdfZAPB");
+    assert_eq!(m.postback_title.as_deref(), Some("Get the link"));
+    assert_eq!(m.postback_payload.as_deref(), Some("GET_LINK"));
+    assert_eq!(m.text, None);
+}
+
+#[test]
+fn echoes_are_read_and_flagged_by_is_echo_or_by_their_sender() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1764093002500, "messaging": [
+        {"sender": {"id": "17841401906857599"}, "recipient": {"id": "27001"}, "timestamp": 1764093002000, "message": {"mid": "e-1", "text": "Here is your LINK", "is_echo": true}},
+        {"sender": {"id": "17841401906857599"}, "recipient": {"id": "27001"}, "timestamp": 1764093002001, "message": {"mid": "e-2", "text": "LINK"}},
+        {"sender": {"id": "27001"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002002, "message": {"mid": "e-3", "text": "LINK", "is_echo": false}}
+    ]}]}"#;
+    let n = parsed(body);
+    let echoes: Vec<_> = n.messages.iter().map(IncomingMessage::is_echo).collect();
+    assert_eq!(echoes, [true, true, false]);
+    assert!(n.messages[0].marked_echo && !n.messages[1].marked_echo);
+}
+
+#[test]
+fn other_event_kinds_are_counted_by_kind_and_unusable_events_are_reported() {
+    let body = br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1764093002500, "messaging": [
+        {"sender": {"id": "27001"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002000, "read": {"mid": "m-0"}},
+        {"sender": {"id": "27001"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002000, "reaction": {"mid": "m-0", "action": "react", "reaction": "love"}},
+        {"sender": {"id": "27001"}, "recipient": {"id": "17841401906857599"}, "timestamp": 1764093002000, "reaction": {"mid": "m-1", "action": "unreact"}},
+        {"sender": {"id": "27001"}, "timestamp": 1764093002000},
+        {"recipient": {"id": "17841401906857599"}, "timestamp": 1764093002000, "message": {"mid": "no-sender", "text": "hi"}},
+        {"sender": {"id": "27001"}, "timestamp": 1764093002000, "message": {"text": "no mid"}},
+        {"sender": {"id": "27001"}, "timestamp": 1764093002000, "message": {"mid": "odd", "is_echo": "yes"}},
+        "not an event",
+        {"sender": {"id": "27002"}, "timestamp": "1764093002000", "message": {"mid": "kept", "text": "still read"}}
+    ]}]}"#;
+    let n = parsed(body);
+    assert_eq!(n.ignored.get("messaging.read"), Some(&1));
+    assert_eq!(n.ignored.get("messaging.reaction"), Some(&2));
+    assert_eq!(n.ignored.get("messaging.(none)"), Some(&1));
+    let reasons: Vec<_> = n
+        .rejected
+        .iter()
+        .map(|r| (r.change_index, r.messaging_index, r.reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            (None, Some(4), RejectReason::MissingSenderId),
+            (None, Some(5), RejectReason::MissingMessageId),
+            (None, Some(6), RejectReason::InvalidEvent),
+            (None, Some(7), RejectReason::InvalidEvent),
+        ]
+    );
+    let ids: Vec<_> = n.messages.iter().map(|m| m.message_id.as_str()).collect();
+    assert_eq!(ids, ["kept"]);
+    // A timestamp sent as a string still reads as milliseconds.
+    assert_eq!(
+        n.messages[0].sent_at.map(|t| t.timestamp_millis()),
+        Some(1_764_093_002_000)
+    );
+}
+
+#[test]
+fn a_message_without_an_account_or_a_timestamp_is_reported_or_timed_by_its_entry() {
+    let no_account = br#"{"object": "instagram", "entry": [{"time": 1764093002500, "messaging": [{"sender": {"id": "27001"}, "message": {"mid": "m-1", "text": "hi"}}]}]}"#;
+    let n = parsed(no_account);
+    assert!(n.messages.is_empty());
+    assert_eq!(n.rejected[0].reason, RejectReason::MissingAccountId);
+    assert_eq!(n.rejected[0].messaging_index, Some(0));
+    let untimed = br#"{"object": "instagram", "entry": [{"id": 17841401906857599, "time": 1764093002500, "messaging": [{"sender": {"id": 27001}, "message": {"mid": "m-1", "text": "hi"}}]}]}"#;
+    let n = parsed(untimed);
+    assert_eq!(n.messages[0].sender_id.as_str(), "27001");
+    assert_eq!(
+        n.messages[0].sent_at.map(|t| t.timestamp_millis()),
+        Some(1_764_093_002_500)
+    );
+}
+
+#[test]
+fn message_records_are_pending_cut_to_size_and_kept_a_week_from_sending() {
+    let mut m = parsed(PERSON_ANSWERS).messages.remove(0);
+    m.text = Some("é".repeat(150));
+    let received = DateTime::from_timestamp(1_764_093_010, 0).unwrap_or_default();
+    let rec = m.clone().into_record(received);
+    assert_eq!(rec.status, crate::message::MessageStatus::Pending);
+    assert_eq!(
+        rec.text.as_deref().map(str::len),
+        Some(MAX_STORED_TEXT_BYTES)
+    );
+    assert_eq!(rec.sent_at.timestamp(), 1_764_093_002);
+    assert_eq!(rec.received_at, received);
+    assert_eq!(
+        rec.expires_at,
+        1_764_093_002 + crate::message::MESSAGE_RETENTION.num_seconds()
+    );
+    // A timestamp in the future (a skewed clock) is not believed beyond the receipt.
+    let early = DateTime::from_timestamp(1_764_000_000, 0).unwrap_or_default();
+    assert_eq!(m.into_record(early).sent_at, early);
+}
+
+#[test]
+fn comments_and_messages_in_one_body_read_the_same_on_both_paths() {
+    let bodies: [&[u8]; 2] = [
+        PERSON_ANSWERS,
+        br#"{"object": "instagram", "entry": [{"id": "17841401906857599", "time": 1764093002500, "messaging": [{"sender": {"id": "27001"}, "timestamp": 1764093002000, "message": {"mid": "m-1", "text": "hi", "quick_reply": {"payload": "P"}, "attachments": [{"type": "image"}], "reply_to": {"story": {"id": "1"}}}}, {"sender": {"id": "27001"}, "timestamp": 1764093002000, "postback": {"mid": "m-2", "title": "T", "payload": "P"}}, {"sender": {"id": "27001"}, "reaction": {"mid": "m-1"}}], "changes": [{"field": "comments", "value": {"id": "18000000000000001", "text": "LINK"}}]}]}"#,
+    ];
+    for body in bodies {
+        let fast = parsed(body);
+        assert!(!fast.messages.is_empty());
+        let granular = parse_granular(body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fast, granular, "{}", String::from_utf8_lossy(body));
+    }
 }

@@ -107,25 +107,42 @@ impl DynamoCommentStore {
 #[async_trait]
 impl CommentStore for DynamoCommentStore {
     async fn insert_new(&self, record: &CommentRecord) -> Result<Inserted, StoreError> {
-        let item = serde_dynamo::to_item(record)?;
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#id)")
-            .expression_attribute_names("#id", attr::COMMENT_ID)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Inserted::Stored),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(Inserted::AlreadyStored)
-            }
-            Err(e) => Err(StoreError::backend("storing a comment", e)),
+        put_new(
+            &self.client,
+            &self.table,
+            serde_dynamo::to_item(record)?,
+            attr::COMMENT_ID,
+            "storing a comment",
+        )
+        .await
+    }
+}
+
+/// Writes `item` unless an item with its key (the attribute `key`) exists; never overwrites, so a
+/// redelivery or a racing writer is [`Inserted::AlreadyStored`].
+pub(crate) async fn put_new(
+    client: &Client,
+    table: &str,
+    item: Item,
+    key: &str,
+    doing: &'static str,
+) -> Result<Inserted, StoreError> {
+    let result = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#id)")
+        .expression_attribute_names("#id", key)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(Inserted::Stored),
+        Err(SdkError::ServiceError(e))
+            if matches!(e.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+        {
+            Ok(Inserted::AlreadyStored)
         }
+        Err(e) => Err(StoreError::backend(doing, e)),
     }
 }
 

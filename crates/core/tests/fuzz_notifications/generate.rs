@@ -46,8 +46,12 @@ pub struct Payload {
     pub body: Value,
     /// In the parser's order: entries in order, within an entry `changes[]` then the entry-level change.
     pub comments: Vec<Expected>,
-    /// Non-comment changes plus `messaging` events, which the parser counts as ignored.
+    /// Non-comment changes plus `messaging` events of other kinds (reactions), which the parser counts as
+    /// ignored.
     pub ignored: usize,
+    /// `messaging` messages and postbacks, which the parser reads; `echoes` of them are the account's own.
+    pub messages: usize,
+    pub echoes: usize,
     /// A bare `field`/`value` change in the envelope (Meta's dashboard sample has no entry): reported as
     /// having no account, never stored.
     pub bare: bool,
@@ -262,24 +266,65 @@ fn other_value(rng: &mut SmallRng) -> Value {
     }
 }
 
+/// What the parser makes of a `messaging` event.
+enum EventKind {
+    Message,
+    Echo,
+    Ignored,
+}
+
+/// Adds a generated event to what the parser must report.
+fn expect_event(out: &mut Payload, (event, kind): (Value, EventKind)) -> Value {
+    match kind {
+        EventKind::Message => out.messages += 1,
+        EventKind::Echo => {
+            out.messages += 1;
+            out.echoes += 1;
+        }
+        EventKind::Ignored => out.ignored += 1,
+    }
+    event
+}
+
 /// A `messaging` event (PLATFORM.md section 8): a message, an echo, a quick reply, a button tap, a reaction.
-fn messaging_event(rng: &mut SmallRng, account: &str) -> Value {
+fn messaging_event(rng: &mut SmallRng, account: &str) -> (Value, EventKind) {
     let person = id(rng, 27);
     let ts = rng.random_range(1_700_000_000_000i64..1_800_000_000_000);
     let mid = format!("aWdfZAG1faW{}", rng.random_range(0..u32::MAX));
-    match rng.random_range(0..5) {
-        0 => json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
+    match rng.random_range(0..6) {
+        0 => (
+            json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
                      "message": {"mid": mid, "text": text(rng)}}),
-        1 => json!({"sender": {"id": account}, "recipient": {"id": person}, "timestamp": ts,
+            EventKind::Message,
+        ),
+        1 => (
+            json!({"sender": {"id": account}, "recipient": {"id": person}, "timestamp": ts,
                      "message": {"mid": mid, "text": "Here is your link", "is_echo": true}}),
-        2 => json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
+            EventKind::Echo,
+        ),
+        2 => (
+            json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
                      "message": {"mid": mid, "text": "Yes", "quick_reply": {"payload": "YES"},
                                  "reply_to": {"mid": "aWdfZAG1"},
                                  "attachments": [{"type": "image", "payload": {"url": "https://example.com/a.jpg"}}]}}),
-        3 => json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
+            EventKind::Message,
+        ),
+        3 => (
+            json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
+                     "message": {"mid": mid, "reply_to": {"story": {"id": id(rng, 179), "url": "https://example.com/s"}},
+                                 "text": text(rng)}}),
+            EventKind::Message,
+        ),
+        4 => (
+            json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
                      "postback": {"mid": mid, "title": "Get it", "payload": "GET_LINK"}}),
-        _ => json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
+            EventKind::Message,
+        ),
+        _ => (
+            json!({"sender": {"id": person}, "recipient": {"id": account}, "timestamp": ts,
                      "reaction": {"mid": mid, "action": "react", "reaction": "love", "emoji": "❤️"}}),
+            EventKind::Ignored,
+        ),
     }
 }
 
@@ -293,6 +338,8 @@ pub fn payload(rng: &mut SmallRng, min_comments: usize) -> Payload {
         body: Value::Null,
         comments: Vec::new(),
         ignored: 0,
+        messages: 0,
+        echoes: 0,
         bare: false,
     };
     if min_comments == 0 && rng.random_ratio(1, 50) {
@@ -322,9 +369,11 @@ pub fn payload(rng: &mut SmallRng, min_comments: usize) -> Payload {
         if rng.random_ratio(1, 8) {
             time(rng, &mut e, true);
             let events: Vec<_> = (0..rng.random_range(1..=3))
-                .map(|_| messaging_event(rng, &account))
+                .map(|_| {
+                    let event = messaging_event(rng, &account);
+                    expect_event(&mut out, event)
+                })
                 .collect();
-            out.ignored += events.len();
             e.insert("messaging".into(), Value::Array(events));
             list.push(Value::Object(e));
             continue;
@@ -346,9 +395,11 @@ pub fn payload(rng: &mut SmallRng, min_comments: usize) -> Payload {
         }
         if rng.random_ratio(1, 20) {
             let events: Vec<_> = (0..rng.random_range(0..=2))
-                .map(|_| messaging_event(rng, &account))
+                .map(|_| {
+                    let event = messaging_event(rng, &account);
+                    expect_event(&mut out, event)
+                })
                 .collect();
-            out.ignored += events.len();
             e.insert("messaging".into(), Value::Array(events));
         }
         if entry_level {
@@ -500,6 +551,8 @@ fn from_sample_builder(rng: &mut SmallRng, min_comments: usize) -> Payload {
         body,
         comments,
         ignored: 0,
+        messages: 0,
+        echoes: 0,
         bare: false,
     }
 }

@@ -1,7 +1,8 @@
 //! Fuzzes the notification parser on the stable toolchain (issue 10): real-shaped Meta payloads from a seeded
 //! PRNG, mutated as JSON values and as bytes.
 //!
-//! Checked on every input: `parse` does not panic (nor do the record builders downstream of it). Checked on
+//! Checked on every input: `parse` does not panic (nor do the record builders downstream of it). Valid
+//! payloads read exactly: their comments, their messages (echoes flagged) and what is ignored. Checked on
 //! payloads where one field of one comment change was made malformed: every other comment is still returned
 //! with its ID, and the malformed one is returned, rejected at its index or counted as ignored, never lost
 //! without a trace (PLATFORM.md section 4: never fail a whole POST because of one unusable change).
@@ -41,6 +42,7 @@ struct Counts {
     /// Changes the parser reported as unusable, over all inputs.
     rejected_changes: u64,
     comments: u64,
+    messages: u64,
     /// Unmutated payloads compared comment by comment with what was generated.
     exact_checks: u64,
     sibling_checks: u64,
@@ -51,6 +53,7 @@ impl Counts {
         self.inputs += o.inputs;
         self.parsed_ok += o.parsed_ok;
         self.refused += o.refused;
+        self.messages += o.messages;
         self.rejected_changes += o.rejected_changes;
         self.comments += o.comments;
         self.exact_checks += o.exact_checks;
@@ -243,7 +246,9 @@ fn same_comment(got: &IncomingComment, want: &Expected) -> bool {
 
 /// The report of the bare envelope-level change: no entry, so no account to reply from.
 fn is_bare_reject(r: &RejectedChange) -> bool {
-    r.change_index.is_none() && r.reason == RejectReason::MissingAccountId
+    r.change_index.is_none()
+        && r.messaging_index.is_none()
+        && r.reason == RejectReason::MissingAccountId
 }
 
 fn exactly(n: &Notification, p: &Payload) -> Result<(), String> {
@@ -259,6 +264,15 @@ fn exactly(n: &Notification, p: &Payload) -> Result<(), String> {
         return Err(format!(
             "ignored {:?}, expected {} in all",
             n.ignored, p.ignored
+        ));
+    }
+    let echoes = n.messages.iter().filter(|m| m.is_echo()).count();
+    if (n.messages.len(), echoes) != (p.messages, p.echoes) {
+        return Err(format!(
+            "{} messages ({echoes} echoes) read, {} ({} echoes) generated",
+            n.messages.len(),
+            p.messages,
+            p.echoes
         ));
     }
     if n.comments.len() != p.comments.len() {
@@ -364,12 +378,16 @@ fn run_one(seed: u64, index: u64, counts: &mut Counts) -> Result<(), String> {
     counts.parsed_ok += 1;
     counts.rejected_changes += n.rejected.len() as u64;
     counts.comments += n.comments.len() as u64;
+    counts.messages += n.messages.len() as u64;
     // What the webhook does next with each comment must not panic either.
     let received = chrono::DateTime::from_timestamp(1_764_093_100, 0).unwrap();
     catch_unwind(AssertUnwindSafe(|| {
         for c in &n.comments {
             let _ = (c.is_dashboard_test(), c.is_own_comment());
             let _ = c.clone().into_record(received, chrono::Duration::days(30));
+        }
+        for m in &n.messages {
+            let _ = (m.is_echo(), m.clone().into_record(received));
         }
     }))
     .map_err(|_| "into_record panicked".to_owned())?;
@@ -454,13 +472,14 @@ fn the_parser_survives_mutated_notifications_and_keeps_valid_siblings() {
     let seconds = started.elapsed().as_secs_f64();
     writeln!(
         out.lock(),
-        "fuzz_notifications: seed={seed} inputs={} parsed_ok={} refused={} rejected_changes={} comments={} \
+        "fuzz_notifications: seed={seed} inputs={} parsed_ok={} refused={} rejected_changes={} comments={} messages={} \
          exact_checks={} sibling_checks={} threads={threads} seconds={seconds:.1}",
         total.inputs,
         total.parsed_ok,
         total.refused,
         total.rejected_changes,
         total.comments,
+        total.messages,
         total.exact_checks,
         total.sibling_checks,
     )

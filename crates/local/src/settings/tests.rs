@@ -12,6 +12,7 @@ fn probe(name: &str) -> Option<Probe> {
             format!("{} {}", s.replier.table_name, s.webhook.table_name)
         }),
         "ACCOUNT_STATE_TABLE_NAME" => ("a", |s| s.replier.account_state_table_name.clone()),
+        "MESSAGES_TABLE_NAME" => ("m", |s| s.webhook.messages_table_name.clone()),
         "APP_SECRET" => ("s1,s2", |s| s.app_secret.clone()),
         "VERIFY_TOKEN" => ("v", |s| s.verify_token.clone()),
         "ACCESS_TOKEN" => ("tok", |s| s.access_token.clone()),
