@@ -102,6 +102,20 @@ pub trait CommentStore: Send + Sync + std::fmt::Debug {
     async fn insert_new(&self, record: &CommentRecord) -> Result<Inserted, StoreError>;
 }
 
+/// The webhook's part in a public reply: the account's own reply to a comment, arriving as a comment, is that
+/// comment's public reply. It confirms one that waits after an attempt whose fate was unknown (`RETRY` or
+/// `QUEUED`), so no later attempt needs to look for it; one being posted records its own outcome.
+#[async_trait]
+pub trait PublicReplyConfirmations: Send + Sync + std::fmt::Debug {
+    /// `Written::Yes` when the comment's public reply was waiting and is now `POSTED` (by `webhook`).
+    async fn confirm_public_reply(
+        &self,
+        comment_id: &str,
+        reply_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError>;
+}
+
 /// One page of the `due` index (or the previous version's `retry_due`), and where the next one starts.
 #[derive(Debug, Clone, Default)]
 pub struct DuePage {

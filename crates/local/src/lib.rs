@@ -24,8 +24,6 @@ use replier::{LambdaFunction, Replier, ReplierParts, ReplierSecrets, StaticToken
 use reply_core::clock::SystemClock;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::AppSecrets;
-use reply_core::store::dynamo::DynamoCommentStore;
-use reply_core::store::messages::DynamoMessageStore;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -122,21 +120,12 @@ impl Stack {
                 .context("APP_SECRET must not be empty")?,
             verify_token: VerifyToken::new(&settings.verify_token),
         };
-        let webhook = Arc::new(
-            WebhookApp::new(
-                webhook_config,
-                Arc::new(CachedSecrets::fixed(webhook_secrets)),
-                Arc::new(DynamoCommentStore::new(
-                    dynamodb.clone(),
-                    &webhook_config.table_name,
-                )),
-                Arc::new(SystemClock),
-            )
-            .with_message_store(Arc::new(DynamoMessageStore::new(
-                dynamodb.clone(),
-                &webhook_config.messages_table_name,
-            ))),
-        );
+        let webhook = Arc::new(WebhookApp::on_dynamodb(
+            webhook_config,
+            Arc::new(CachedSecrets::fixed(webhook_secrets)),
+            &dynamodb,
+            Arc::new(SystemClock),
+        ));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.webhook_port))
             .await
             .with_context(|| {

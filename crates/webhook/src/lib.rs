@@ -3,11 +3,12 @@
 //! A POST is answered `200` only once every comment and every message in it is durably stored, so Meta
 //! redelivers anything we could not store; storing is a conditional put on the comment ID (the message's
 //! `mid`), so redeliveries are harmless. The account's own messages coming back (echoes) are counted and never
-//! stored. The order of checks is deliberate: size, then signature, and only then is the body parsed or
-//! anything stored.
+//! stored. The account's own reply to a comment also confirms that comment's public reply when one waits after
+//! an attempt whose answer was lost (best effort: the replier would find it among the comment's replies). The
+//! order of checks is deliberate: size, then signature, and only then is the body parsed or anything stored.
 //!
 //! Module map: this file holds [`WebhookApp`] (the handler, wired to ports: secrets, the comment and message
-//! stores and the clock) and its metrics; [`config`] reads the environment; `tests` runs the handler with fake stores
+//! stores, the public-reply confirmations and the clock) and its metrics; [`config`] reads the environment; `tests` runs the handler with fake stores
 //! (`tests/store_dynamodb.rs` runs it on DynamoDB Local). The parser, signature check and store adapter are in
 //! `reply_core`.
 
@@ -16,18 +17,22 @@ pub mod config;
 pub use config::WebhookConfig;
 
 use chrono::Duration;
+use futures::StreamExt as _;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, RequestExt, Response};
 use reply_core::StatusReason;
 use reply_core::clock::{Clock, SystemClock};
 use reply_core::config::ConfigError;
+use reply_core::lifecycle::Written;
 use reply_core::metrics::emit_counts;
 use reply_core::notification;
 use reply_core::secrets::{CachedSecrets, SecretSource, WebhookSecrets};
 use reply_core::signature::SIGNATURE_HEADER;
 use reply_core::store::dynamo::{DynamoCommentStore, load_sdk_config};
 use reply_core::store::messages::{DynamoMessageStore, MessageStore, insert_all_messages};
-use reply_core::store::{CommentStore, InsertSummary, StoreError, insert_all};
+use reply_core::store::{
+    CommentStore, InsertSummary, PublicReplyConfirmations, StoreError, insert_all,
+};
 use std::sync::Arc;
 
 /// The `Function` dimension of the webhook's metrics.
@@ -56,10 +61,13 @@ pub struct IntakeCounts {
     pub message_duplicates: usize,
     /// The account's own messages coming back: counted, never stored.
     pub echoes: usize,
+    /// Public replies that waited after an attempt whose fate was unknown, confirmed by the account's own
+    /// reply arriving as a comment.
+    pub public_replies_confirmed: usize,
 }
 
 impl IntakeCounts {
-    pub fn metrics(&self) -> [(&'static str, u64); 12] {
+    pub fn metrics(&self) -> [(&'static str, u64); 13] {
         let n = |v: usize| u64::try_from(v).unwrap_or(u64::MAX);
         [
             ("CommentsReceived", n(self.received)),
@@ -74,6 +82,7 @@ impl IntakeCounts {
             ("MessagesStored", n(self.messages_stored)),
             ("MessageDuplicatesSkipped", n(self.message_duplicates)),
             ("EchoesIgnored", n(self.echoes)),
+            ("PublicRepliesConfirmed", n(self.public_replies_confirmed)),
         ]
     }
 }
@@ -92,6 +101,8 @@ pub struct WebhookApp {
     store: Arc<dyn CommentStore>,
     /// `None` until [`WebhookApp::with_message_store`]: a POST with messages is then answered 503.
     messages: Option<Arc<dyn MessageStore>>,
+    /// `None` until [`WebhookApp::with_public_reply_confirmations`]: own replies are then only stored.
+    confirmations: Option<Arc<dyn PublicReplyConfirmations>>,
     clock: Arc<dyn Clock>,
     max_body_bytes: usize,
     retention: Duration,
@@ -111,6 +122,7 @@ impl WebhookApp {
             secrets,
             store,
             messages: None,
+            confirmations: None,
             clock,
             max_body_bytes: config.max_body_bytes,
             retention: Duration::days(config.retention_days),
@@ -127,6 +139,15 @@ impl WebhookApp {
         self
     }
 
+    /// Lets the account's own replies to comments confirm those comments' public replies.
+    pub fn with_public_reply_confirmations(
+        mut self,
+        confirmations: Arc<dyn PublicReplyConfirmations>,
+    ) -> Self {
+        self.confirmations = Some(confirmations);
+        self
+    }
+
     /// Production wiring: secrets from the environment or Secrets Manager, DynamoDB from the standard AWS
     /// configuration. Fails (and so fails the cold start) when a secret is missing.
     pub async fn from_config(config: WebhookConfig) -> Result<Self, ConfigError> {
@@ -138,16 +159,27 @@ impl WebhookApp {
             config.secrets_ttl,
         )
         .await?;
-        let client = aws_sdk_dynamodb::Client::new(&sdk);
-        let store = DynamoCommentStore::new(client.clone(), &config.table_name);
-        let messages = DynamoMessageStore::new(client, &config.messages_table_name);
-        Ok(Self::new(
+        Ok(Self::on_dynamodb(
             &config,
             Arc::new(secrets),
-            Arc::new(store),
+            &aws_sdk_dynamodb::Client::new(&sdk),
             Arc::new(SystemClock),
-        )
-        .with_message_store(Arc::new(messages)))
+        ))
+    }
+
+    /// Every store on DynamoDB through `client`: comments (and the confirmations of public replies) and
+    /// messages, in the configured tables.
+    pub fn on_dynamodb(
+        config: &WebhookConfig,
+        secrets: Arc<CachedSecrets<WebhookSecrets>>,
+        client: &aws_sdk_dynamodb::Client,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        let comments = Arc::new(DynamoCommentStore::new(client.clone(), &config.table_name));
+        let messages = DynamoMessageStore::new(client.clone(), &config.messages_table_name);
+        Self::new(config, secrets, comments.clone(), clock)
+            .with_message_store(Arc::new(messages))
+            .with_public_reply_confirmations(comments)
     }
 
     pub async fn handle(&self, request: Request) -> Response<Body> {
@@ -243,6 +275,17 @@ impl WebhookApp {
             })
             .collect();
         let received = records.len();
+        // The account's own replies to comments: each may be one of our public replies.
+        let own_replies: Vec<(String, String)> = records
+            .iter()
+            .filter(|r| {
+                r.status_reason.as_deref() == Some(StatusReason::OwnComment.word().as_ref())
+            })
+            .filter_map(|r| {
+                let parent = r.parent_id.as_ref()?;
+                Some((parent.as_str().to_owned(), r.comment_id.as_str().to_owned()))
+            })
+            .collect();
         let (echoes, messages): (Vec<_>, Vec<_>) =
             parsed.messages.into_iter().partition(|m| m.is_echo());
         let message_records: Vec<_> = messages.into_iter().map(|m| m.into_record(now)).collect();
@@ -266,10 +309,15 @@ impl WebhookApp {
         let stored = async {
             tokio::join!(
                 insert_all(&self.store, records, self.write_concurrency),
-                self.store_messages(message_records)
+                self.store_messages(message_records),
+                self.confirm_public_replies(own_replies, now)
             )
         };
-        let (summary, message_summary) = match tokio::time::timeout(left, stored).await {
+        let (summary, message_summary, public_replies_confirmed) = match tokio::time::timeout(
+            left, stored,
+        )
+        .await
+        {
             Ok(summaries) => summaries,
             Err(_) => {
                 tracing::error!(
@@ -313,6 +361,7 @@ impl WebhookApp {
             messages_stored: message_summary.stored,
             message_duplicates: message_summary.already_stored,
             echoes: echoes.len(),
+            public_replies_confirmed,
         };
         emit_counts(METRICS_FUNCTION, &[], &counts.metrics());
         if !summary.all_durable() || !message_summary.all_durable() {
@@ -356,6 +405,42 @@ impl WebhookApp {
             "notification stored"
         );
         text(StatusCode::OK, "ok")
+    }
+
+    /// Confirms the public replies that `own_replies` (comment, own reply) are, where one waits. Best effort:
+    /// a confirmation that fails only leaves the next attempt to find the reply among the comment's replies.
+    async fn confirm_public_replies(
+        &self,
+        own_replies: Vec<(String, String)>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> usize {
+        let Some(confirmations) = self.confirmations.clone() else {
+            return 0;
+        };
+        let results: Vec<bool> = futures::stream::iter(own_replies)
+            .map(move |(comment_id, reply_id)| {
+                let confirmations = confirmations.clone();
+                async move {
+                match confirmations
+                    .confirm_public_reply(&comment_id, &reply_id, now)
+                    .await
+                {
+                    Ok(Written::Yes) => {
+                        tracing::info!(comment_id = %comment_id, reply_id = %reply_id, "the account's own reply confirms the comment's public reply");
+                        true
+                    }
+                    Ok(Written::ConditionFailed) => false,
+                    Err(error) => {
+                        tracing::warn!(comment_id = %comment_id, error = %error, "could not confirm a public reply from the account's own reply");
+                        false
+                    }
+                }
+                }
+            })
+            .buffer_unordered(self.write_concurrency.max(1))
+            .collect()
+            .await;
+        results.into_iter().filter(|confirmed| *confirmed).count()
     }
 
     /// Stores the POST's messages; without a message store, each one is a failure (so the POST gets a 503).

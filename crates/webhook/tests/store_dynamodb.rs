@@ -11,8 +11,6 @@ use reply_core::clock::SystemClock;
 use reply_core::sample::{SampleComment, notification_body};
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::{AppSecrets, sign};
-use reply_core::store::dynamo::DynamoCommentStore;
-use reply_core::store::messages::DynamoMessageStore;
 use std::collections::HashMap;
 use std::sync::Arc;
 use webhook::{WebhookApp, WebhookConfig};
@@ -36,16 +34,12 @@ fn app_with_messages(client: aws_sdk_dynamodb::Client, table: &str, messages: &s
     // DynamoDB Local, shared by every test of a busy 2-core machine, can take longer than DynamoDB for a
     // thousand puts; these tests are about what is stored (the deadline has tests of its own).
     config.response_deadline = std::time::Duration::from_secs(30);
-    WebhookApp::new(
+    WebhookApp::on_dynamodb(
         &config,
         Arc::new(CachedSecrets::fixed(secrets)),
-        Arc::new(DynamoCommentStore::new(client.clone(), table)),
+        &client,
         Arc::new(SystemClock),
     )
-    .with_message_store(Arc::new(DynamoMessageStore::new(
-        client,
-        &config.messages_table_name,
-    )))
 }
 
 /// The webhook with its role's client on fresh comments and messages tables; the test's own client.
@@ -197,6 +191,80 @@ async fn the_accounts_own_comment_is_stored_as_skipped() {
     let items = items(&client, &table).await;
     assert_eq!(s(&items[0], "status"), "SKIPPED");
     assert_eq!(s(&items[0], "status_reason"), "own_comment");
+}
+
+/// The account's own reply to a comment is that comment's public reply: where one waits after an attempt
+/// whose answer was lost (`RETRY`, `QUEUED`), it is confirmed; one being posted or already recorded is left.
+#[tokio::test]
+async fn the_accounts_own_reply_confirms_a_waiting_public_reply_and_leaves_the_others() {
+    let (app, client, table) = app().await;
+    let account = "17841400000000001";
+    let parents = [
+        ("18100000000000010", Some("RETRY"), "POSTED"),
+        ("18100000000000011", Some("QUEUED"), "POSTED"),
+        ("18100000000000012", Some("POSTING"), "POSTING"),
+        ("18100000000000013", Some("POSTED"), "POSTED"),
+        ("18100000000000014", None, "<missing>"),
+    ];
+    for (id, public, _) in parents {
+        let mut item = HashMap::from([
+            ("comment_id".to_owned(), AttributeValue::S(id.into())),
+            ("status".to_owned(), AttributeValue::S("REPLIED".into())),
+        ]);
+        if let Some(public) = public {
+            item.insert(
+                "public_reply_status".into(),
+                AttributeValue::S(public.into()),
+            );
+        }
+        client
+            .put_item()
+            .table_name(&table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .unwrap();
+    }
+    let replies: Vec<SampleComment> = parents
+        .iter()
+        .enumerate()
+        .map(|(i, (parent, _, _))| {
+            let mut own =
+                SampleComment::new(account, &format!("1790000000000002{i}"), "Sent you a DM!");
+            own.commenter_id = account.into();
+            own.parent_id = Some((*parent).to_owned());
+            own
+        })
+        .collect();
+    let body = notification_body(&replies, Utc::now());
+    assert_eq!(
+        status(&app.handle(signed_post(&body)).await),
+        StatusCode::OK
+    );
+    let items = items(&client, &table).await;
+    for (i, (parent, _, expected)) in parents.iter().enumerate() {
+        let item = items
+            .iter()
+            .find(|item| s(item, "comment_id") == *parent)
+            .unwrap();
+        assert_eq!(s(item, "public_reply_status"), *expected, "{parent}");
+        if *expected == "POSTED" && s(item, "public_reply_id") != "<missing>" {
+            assert_eq!(s(item, "public_reply_id"), format!("1790000000000002{i}"));
+            assert_eq!(s(item, "public_reply_confirmed_by"), "webhook");
+        }
+    }
+    let confirmed: Vec<&str> = items
+        .iter()
+        .filter(|item| s(item, "public_reply_confirmed_by") == "webhook")
+        .map(|item| s(item, "comment_id"))
+        .collect();
+    assert_eq!(confirmed.len(), 2, "{confirmed:?}");
+    // The own replies themselves are stored, skipped.
+    let own_skipped = items
+        .iter()
+        .filter(|item| s(item, "status_reason") == "own_comment")
+        .count();
+    assert_eq!(own_skipped, parents.len());
 }
 
 #[tokio::test]

@@ -9,8 +9,6 @@ use chrono::{DateTime, Duration, Utc};
 use reply_core::clock::SystemClock;
 use reply_core::secrets::{CachedSecrets, VerifyToken, WebhookSecrets};
 use reply_core::signature::AppSecrets;
-use reply_core::store::dynamo::DynamoCommentStore;
-use reply_core::store::messages::DynamoMessageStore;
 use reply_core::{CommentRecord, CommentSource, CommentStatus, REPLY_WINDOW};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -50,18 +48,12 @@ pub async fn spawn_stack() -> Stack {
     };
     let config = WebhookConfig::for_tables(&table, &messages_table);
     let max_body = config.max_body_bytes;
-    let app = Arc::new(
-        WebhookApp::new(
-            &config,
-            Arc::new(CachedSecrets::fixed(secrets)),
-            Arc::new(DynamoCommentStore::new(dynamodb.clone(), &table)),
-            Arc::new(SystemClock),
-        )
-        .with_message_store(Arc::new(DynamoMessageStore::new(
-            dynamodb.clone(),
-            &messages_table,
-        ))),
-    );
+    let app = Arc::new(WebhookApp::on_dynamodb(
+        &config,
+        Arc::new(CachedSecrets::fixed(secrets)),
+        &dynamodb,
+        Arc::new(SystemClock),
+    ));
     let router = axum::Router::new().fallback(move |request: axum::extract::Request| {
         let app = app.clone();
         async move { local_stack::http_adapter::serve_request(app, max_body, request).await }

@@ -2,11 +2,14 @@
 //! every write that must happen once is a conditional write, so retries and races are safe by construction.
 
 use super::expression::{Expression, s};
-use super::{CommentStore, CommentTable, DuePage, Inserted, Item, Requeued, StoreError};
+use super::{
+    CommentStore, CommentTable, DuePage, Inserted, Item, PublicReplyConfirmations, Requeued,
+    StoreError,
+};
 use crate::comment::{CommentRecord, format_time};
 use crate::lifecycle::{
-    Claim, CommentStatus, DueComment, Precondition, PublicPrecondition, PublicReplyMove,
-    PublicReplyState, ReplyChoice, Transition, Written, attr,
+    Claim, CommentStatus, ConfirmedBy, DueComment, Precondition, PublicPrecondition,
+    PublicReplyMove, PublicReplyState, PublicReplyStatus, ReplyChoice, Transition, Written, attr,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -143,6 +146,46 @@ pub(crate) async fn put_new(
             Ok(Inserted::AlreadyStored)
         }
         Err(e) => Err(StoreError::backend(doing, e)),
+    }
+}
+
+#[async_trait]
+impl PublicReplyConfirmations for DynamoCommentStore {
+    async fn confirm_public_reply(
+        &self,
+        comment_id: &str,
+        reply_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Written, StoreError> {
+        // A read first (half a read unit) rather than a conditional write (a write unit even when its
+        // condition fails): most own replies are public replies already recorded.
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::key(comment_id)))
+            .projection_expression("#p")
+            .expression_attribute_names("#p", attr::PUBLIC_REPLY_STATUS)
+            .send()
+            .await
+            .map_err(|e| StoreError::backend("reading a comment's public reply", e))?
+            .item
+            .unwrap_or_default();
+        let waiting = item
+            .get(attr::PUBLIC_REPLY_STATUS)
+            .and_then(|v| v.as_s().ok())
+            .and_then(|w| PublicReplyStatus::from_word(w))
+            .is_some_and(|s| matches!(s, PublicReplyStatus::Retry | PublicReplyStatus::Queued));
+        if !waiting {
+            return Ok(Written::ConditionFailed);
+        }
+        let posted = PublicReplyMove::Posted {
+            reply_id: Some(reply_id.to_owned()),
+            at: now,
+            by: ConfirmedBy::Webhook,
+        };
+        self.public_reply(comment_id, PublicPrecondition::Unsettled, &posted, now)
+            .await
     }
 }
 
@@ -294,7 +337,7 @@ impl CommentTable for DynamoCommentStore {
             Ok(out) => {
                 let item = out.attributes().cloned().unwrap_or_default();
                 Ok(Some(PublicReplyState {
-                    status: Some(crate::lifecycle::PublicReplyStatus::Posting),
+                    status: Some(PublicReplyStatus::Posting),
                     attempts: item
                         .get(attr::PUBLIC_REPLY_ATTEMPTS)
                         .and_then(|v| v.as_n().ok())

@@ -65,12 +65,14 @@ async fn run_functions() -> anyhow::Result<Recorded> {
         app_secrets: AppSecrets::from_comma_separated(APP_SECRET).unwrap(),
         verify_token: VerifyToken::new("drift-verify-token"),
     };
+    let webhook_store = Arc::new(DynamoCommentStore::new(webhook_client, &comments));
     let webhook = WebhookApp::new(
         &WebhookConfig::for_table(&comments),
         Arc::new(CachedSecrets::fixed(secrets)),
-        Arc::new(DynamoCommentStore::new(webhook_client, &comments)),
+        webhook_store.clone(),
         Arc::new(SystemClock),
-    );
+    )
+    .with_public_reply_confirmations(webhook_store);
 
     let (replier_client, replier_calls) = testkit::iam::recording_client(&sdk);
     let mut config =
@@ -99,15 +101,26 @@ async fn run_functions() -> anyhow::Result<Recorded> {
         .start()
         .await?;
 
-    let comment = SampleComment::new("17841400000000777", "18000000000000777", "LINK");
-    let body = notification_body(&[comment], chrono::Utc::now());
-    let request = lambda_http::http::Request::builder()
-        .method("POST")
-        .uri("/webhook")
-        .header("X-Hub-Signature-256", sign(APP_SECRET, &body))
-        .body(lambda_http::Body::from(body))?;
-    let status = webhook.handle(request).await.status();
-    anyhow::ensure!(status == 200, "the webhook answered {status}");
+    let post = |comment: SampleComment| {
+        let body = notification_body(&[comment], chrono::Utc::now());
+        let request = lambda_http::http::Request::builder()
+            .method("POST")
+            .uri("/webhook")
+            .header("X-Hub-Signature-256", sign(APP_SECRET, &body))
+            .body(lambda_http::Body::from(body));
+        let webhook = &webhook;
+        async move {
+            let status = webhook.handle(request?).await.status();
+            anyhow::ensure!(status == 200, "the webhook answered {status}");
+            anyhow::Ok(())
+        }
+    };
+    post(SampleComment::new(
+        "17841400000000777",
+        "18000000000000777",
+        "LINK",
+    ))
+    .await?;
 
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -133,6 +146,27 @@ async fn run_functions() -> anyhow::Result<Recorded> {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The account's own reply to the comment, while the comment's public reply waits after an attempt whose
+    // answer was lost: the webhook reads the comment and confirms it.
+    own.update_item()
+        .table_name(&comments)
+        .key(
+            attr::COMMENT_ID,
+            aws_sdk_dynamodb::types::AttributeValue::S("18000000000000777".into()),
+        )
+        .update_expression("SET #p = :retry")
+        .expression_attribute_names("#p", attr::PUBLIC_REPLY_STATUS)
+        .expression_attribute_values(
+            ":retry",
+            aws_sdk_dynamodb::types::AttributeValue::S("RETRY".into()),
+        )
+        .send()
+        .await?;
+    let mut own_reply =
+        SampleComment::new("17841400000000777", "18000000000000778", "Sent you a DM!");
+    own_reply.commenter_id = "17841400000000777".into();
+    own_reply.parent_id = Some("18000000000000777".into());
+    post(own_reply).await?;
     replier
         .handle(serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}))
         .await?;

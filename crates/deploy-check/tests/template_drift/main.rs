@@ -141,6 +141,13 @@ fn the_code_constants_this_test_relies_on_are_read_from_the_code() {
         "{replier_calls:?}"
     );
     let webhook_calls = &functions[0].dynamodb_actions;
-    assert_eq!(webhook_calls, &keys(&["dynamodb:PutItem"]));
+    assert_eq!(
+        webhook_calls,
+        &keys(&[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem"
+        ])
+    );
     assert!(functions.iter().all(|f| !f.metric_names.is_empty()));
 }
