@@ -322,7 +322,7 @@ pub struct SubscribeArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "comments,live_comments,messages"
+        default_value = "comments,live_comments,messages,messaging_postbacks"
     )]
     pub fields: Vec<String>,
 

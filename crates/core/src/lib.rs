@@ -7,7 +7,8 @@
 //! - [`campaign`]: campaigns (which comment gets which reply): files, matching, choice, reply templates.
 //! - [`ids`]: newtypes for Meta's IDs (comment, account, media, user).
 //! - [`comment`]: the stored comment item ([`CommentRecord`]) and time formatting.
-//! - [`lifecycle`]: attribute names, statuses, status reasons, transitions and their preconditions.
+//! - [`lifecycle`]: attribute names, statuses, status reasons, transitions and their preconditions, and the
+//!   public reply's own small lifecycle (`lifecycle::public_reply`).
 //! - [`meta`]: the table of Meta's Graph API error codes (transient, token, window, permanent).
 //! - [`notification`]: the lenient parser of Meta's webhook notifications (comments; messages in
 //!   [`notification::messaging`]).

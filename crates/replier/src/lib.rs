@@ -11,13 +11,16 @@
 //! - [`lambda`]: the function as AWS runs it ([`lambda::LambdaFunction`]): the sweep always, the replier when it
 //!   could start.
 //! - [`replier`]: the [`Replier`]: wiring, its entry ([`Replier::handle`]) and the orchestrator that reads,
-//!   lets [`decide`] decide, and writes.
-//! - [`decide`]: every decision about a comment, as pure functions returning a [`decide::Decision`].
+//!   lets [`decide`] decide, and writes; its `public` submodule posts a campaign's public reply after the
+//!   private one (and again when the stream brings back a `QUEUED` one).
+//! - [`decide`]: every decision about a comment, as pure functions returning a [`decide::Decision`];
+//!   [`decide::public`]: what an answer to a public reply means.
 //! - [`ports`]: the traits the orchestrator talks to (account ledger, reply sender; the comment table is
 //!   `reply_core::store::CommentTable`).
 //! - [`stream`]: one stream batch, record by record, with partial batch failures; [`lanes`]: one account's
 //!   comments through the budget one at a time per instance, leasing calls and reserving turns for the rest.
-//! - [`sweep`]: the scheduled sweep over the `due` index (retries, stale claims, forgotten comments).
+//! - [`sweep`]: the scheduled sweep over the `due` index (retries, stale claims, forgotten comments, and public
+//!   replies waiting to be tried again).
 //! - [`classify`]: Meta's answer to one send, as a disposition (codes from `reply_core::meta`).
 //! - [`backoff`]: when to try again; [`budget`]: the sliding-window rate-budget arithmetic.
 //! - [`accounts`]: the account state table's adapter (budget counters, pauses, rejected tokens).

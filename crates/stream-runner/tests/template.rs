@@ -28,13 +28,21 @@ fn the_settings_are_those_of_the_replier_functions_comment_stream_event() {
 }
 
 #[test]
-fn the_templates_filter_passes_pending_new_images_only() {
+fn the_templates_filters_pass_pending_new_images_and_queued_public_replies_only() {
     let filters = load_filters(testkit::table::template_path()).unwrap();
-    assert_eq!(filters.len(), 1);
+    assert_eq!(filters.len(), 2);
+    let any = |record: &serde_json::Value| filters.iter().any(|f| f.matches(record));
     let with_status = |status: &str| json!({"eventName": "MODIFY", "dynamodb": {"NewImage": {"status": {"S": status}}}});
-    assert!(filters[0].matches(&with_status("PENDING")));
-    assert!(!filters[0].matches(&with_status("REPLIED")));
-    assert!(!filters[0].matches(
+    let with_public = |status: &str, public: &str| {
+        json!({"eventName": "MODIFY", "dynamodb": {"NewImage": {
+        "status": {"S": status}, "public_reply_status": {"S": public}}}})
+    };
+    assert!(any(&with_status("PENDING")));
+    assert!(!any(&with_status("REPLIED")));
+    assert!(any(&with_public("REPLIED", "QUEUED")));
+    assert!(!any(&with_public("REPLIED", "POSTED")));
+    assert!(!any(&with_public("FAILED", "QUEUED")));
+    assert!(!any(
         &json!({"eventName": "REMOVE", "dynamodb": {"OldImage": {"status": {"S": "PENDING"}}}})
     ));
 }

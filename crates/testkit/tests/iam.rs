@@ -17,22 +17,22 @@ async fn a_roles_client_makes_the_calls_its_role_grants_and_refuses_the_others()
         .send()
         .await;
     assert!(put.is_ok(), "{put:?}");
-    let get = client
-        .get_item()
+    let delete = client
+        .delete_item()
         .table_name(&table)
         .key("comment_id", AttributeValue::S("1".into()))
         .send()
         .await;
-    let error = format!("{:?}", get.err());
+    let error = format!("{:?}", delete.err());
     assert!(
-        error.contains("WebhookRole is not granted dynamodb:GetItem"),
+        error.contains("WebhookRole is not granted dynamodb:DeleteItem"),
         "{error}"
     );
 
-    assert_eq!(calls.denied(), ["dynamodb:GetItem"]);
+    assert_eq!(calls.denied(), ["dynamodb:DeleteItem"]);
     assert_eq!(
         calls.made().into_iter().collect::<Vec<_>>(),
-        ["dynamodb:GetItem", "dynamodb:PutItem"]
+        ["dynamodb:DeleteItem", "dynamodb:PutItem"]
     );
     let refused = std::panic::catch_unwind(|| calls.assert_none_denied());
     assert!(refused.is_err(), "a refused call must fail the test");

@@ -13,7 +13,7 @@ async fn simulator() -> RunningSim {
 }
 
 #[tokio::test]
-async fn subscribe_subscribes_the_account_to_comments_live_comments_and_messages() {
+async fn subscribe_subscribes_the_account_to_comments_live_comments_messages_and_postbacks() {
     let sim = simulator().await;
     let mut cmd = replyctl(&["subscribe", "--account", ACCOUNT]);
     cmd.env("ACCESS_TOKEN", TOKEN)
@@ -30,7 +30,8 @@ async fn subscribe_subscribes_the_account_to_comments_live_comments_and_messages
         Some(vec![
             "comments".to_owned(),
             "live_comments".to_owned(),
-            "messages".to_owned()
+            "messages".to_owned(),
+            "messaging_postbacks".to_owned()
         ])
     );
     assert_eq!(sim.sim.log()[0].version, "v25.0");

@@ -59,9 +59,10 @@ impl IncomingMessage {
             text: self
                 .text
                 .map(|t| truncate_to_bytes(&t, MAX_STORED_TEXT_BYTES).to_owned()),
-            quick_reply_payload: self.quick_reply_payload,
-            postback_payload: self.postback_payload,
-            postback_title: self.postback_title,
+            // Meta allows payloads of 1,000 characters: cut like the text, so an item stays one write unit.
+            quick_reply_payload: self.quick_reply_payload.map(cut),
+            postback_payload: self.postback_payload.map(cut),
+            postback_title: self.postback_title.map(cut),
             reply_to_story_id: self.reply_to_story_id,
             reply_to_message_id: self.reply_to_message_id,
             has_attachments: self.has_attachments,
@@ -71,6 +72,10 @@ impl IncomingMessage {
             expires_at: (sent_at + MESSAGE_RETENTION).timestamp(),
         }
     }
+}
+
+fn cut(text: String) -> String {
+    truncate_to_bytes(&text, MAX_STORED_TEXT_BYTES).to_owned()
 }
 
 impl EntryContext<'_> {

@@ -91,6 +91,24 @@ impl DynamoCommentStore {
         let mut expr = Expression::default();
         expr.transition(comment_id, transition, now);
         let condition = expr.condition_for(&precondition, transition);
+        self.conditional_update(
+            comment_id,
+            expr,
+            condition,
+            return_old.then_some(ReturnValue::AllOld),
+        )
+        .await
+        .map(Some)
+    }
+
+    /// One UpdateItem of `expr` under `condition`; the item as `returning` asks (empty without).
+    async fn conditional_update(
+        &self,
+        comment_id: &str,
+        expr: Expression,
+        condition: String,
+        returning: Option<ReturnValue>,
+    ) -> Result<Item, SdkError<UpdateItemError>> {
         let out = self
             .client
             .update_item()
@@ -100,10 +118,10 @@ impl DynamoCommentStore {
             .condition_expression(condition)
             .set_expression_attribute_names(Some(expr.names))
             .set_expression_attribute_values(Some(expr.values))
-            .set_return_values(return_old.then_some(ReturnValue::AllOld))
+            .set_return_values(returning)
             .send()
             .await?;
-        Ok(Some(out.attributes.unwrap_or_default()))
+        Ok(out.attributes.unwrap_or_default())
     }
 }
 
@@ -289,18 +307,10 @@ impl CommentTable for DynamoCommentStore {
         let mut expr = Expression::default();
         expr.public_reply(comment_id, change, now);
         let condition = expr.public_condition(&precondition);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(comment_id)))
-            .update_expression(expr.update_expression())
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
-            .send()
-            .await;
-        match result {
+        match self
+            .conditional_update(comment_id, expr, condition, None)
+            .await
+        {
             Ok(_) => Ok(Written::Yes),
             Err(e) if is_condition_failure(&e) => Ok(Written::ConditionFailed),
             Err(e) => Err(StoreError::backend("updating a comment's public reply", e)),
@@ -321,35 +331,23 @@ impl CommentTable for DynamoCommentStore {
         let mut expr = Expression::default();
         expr.public_reply(comment_id, &claim, now);
         let condition = expr.public_condition(&PublicPrecondition::Queued);
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(comment_id)))
-            .update_expression(expr.update_expression())
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(expr.names))
-            .set_expression_attribute_values(Some(expr.values))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let item = out.attributes().cloned().unwrap_or_default();
-                Ok(Some(PublicReplyState {
-                    status: Some(PublicReplyStatus::Posting),
-                    attempts: item
-                        .get(attr::PUBLIC_REPLY_ATTEMPTS)
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(1),
-                    unconfirmed: item
-                        .get(attr::PUBLIC_REPLY_UNCONFIRMED)
-                        .and_then(|v| v.as_bool().ok())
-                        .copied()
-                        .unwrap_or(false),
-                }))
-            }
+        match self
+            .conditional_update(comment_id, expr, condition, Some(ReturnValue::AllNew))
+            .await
+        {
+            Ok(item) => Ok(Some(PublicReplyState {
+                status: Some(PublicReplyStatus::Posting),
+                attempts: item
+                    .get(attr::PUBLIC_REPLY_ATTEMPTS)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1),
+                unconfirmed: item
+                    .get(attr::PUBLIC_REPLY_UNCONFIRMED)
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            })),
             Err(e) if is_condition_failure(&e) => Ok(None),
             Err(e) => Err(StoreError::backend("claiming a comment's public reply", e)),
         }

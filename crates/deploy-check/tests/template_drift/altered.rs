@@ -90,6 +90,15 @@ fn a_filter_on_the_old_image_is_caught() {
 }
 
 #[test]
+fn a_messages_table_that_forgets_its_messages_is_caught() {
+    let yaml = altered(
+        "          MESSAGES_TABLE_NAME: !Ref MessagesTable\n",
+        "          MESSAGES_TABLE_NAME: messages\n",
+    );
+    assert_caught(&yaml, "MESSAGES_TABLE_NAME");
+}
+
+#[test]
 fn a_secret_as_an_environment_variable_is_caught() {
     let yaml = altered(
         "          SECRET_ARN: !Ref WebhookSecret\n",

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use reply_core::secrets::WebhookSecrets;
 use sam_template::{Function, Secret, SecretValue, Template};
 use stream_runner::REPLIER_FUNCTION_RESOURCE;
-use testkit::table::COMMENTS_TABLE_RESOURCE;
+use testkit::table::{COMMENTS_TABLE_RESOURCE, MESSAGES_TABLE_RESOURCE};
 
 use crate::{ACCOUNT_STATE_TABLE_RESOURCE, CAMPAIGNS_TABLE_RESOURCE, Problems, keys};
 
@@ -46,7 +46,10 @@ pub(crate) fn functions() -> Vec<FunctionCode> {
             dynamodb_actions: recorded.webhook.clone(),
             required_env: keys(webhook::WebhookConfig::REQUIRED_ENV_VARS),
             secret_keys: keys(WebhookSecrets::KEYS),
-            table_env: &[("TABLE_NAME", COMMENTS_TABLE_RESOURCE)],
+            table_env: &[
+                ("TABLE_NAME", COMMENTS_TABLE_RESOURCE),
+                ("MESSAGES_TABLE_NAME", MESSAGES_TABLE_RESOURCE),
+            ],
         },
         FunctionCode {
             resource: REPLIER_FUNCTION_RESOURCE,

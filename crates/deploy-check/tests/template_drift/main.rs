@@ -61,6 +61,7 @@ fn drift(yaml: &str) -> Vec<String> {
     tables::check_comments_table(&template, &mut problems);
     tables::check_account_state_table(&template, &mut problems);
     tables::check_campaigns_table(&template, &mut problems);
+    tables::check_messages_table(&template, &mut problems);
     tables::check_tables_are_kept(&template, &mut problems);
     stream::check_stream_mapping(&template, &mut problems);
     functions::check_every_function_is_known(&template, &functions, &mut problems);

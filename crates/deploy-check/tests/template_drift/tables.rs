@@ -1,9 +1,9 @@
-//! The comments table and the account state table: the keys, index, TTL and stream the code uses, and
-//! that the stack keeps them.
+//! The comments, account state, campaigns and messages tables: the keys, index, TTL and stream the code uses,
+//! and that the stack keeps them.
 
 use reply_core::comment::attr;
 use sam_template::Template;
-use testkit::table::COMMENTS_TABLE_RESOURCE;
+use testkit::table::{COMMENTS_TABLE_RESOURCE, MESSAGES_TABLE_RESOURCE};
 
 use crate::{ACCOUNT_STATE_TABLE_RESOURCE, CAMPAIGNS_TABLE_RESOURCE, Problems, STREAM_VIEW};
 
@@ -133,6 +133,37 @@ pub(crate) fn check_campaigns_table(template: &Template, problems: &mut Problems
     );
 }
 
+/// The messages table is keyed, expires and streams the way its adapter and the replier read it
+/// (`reply_core::message`).
+pub(crate) fn check_messages_table(template: &Template, problems: &mut Problems) {
+    use reply_core::message::attr as message;
+    let spec = match template.table(MESSAGES_TABLE_RESOURCE) {
+        Ok(spec) => spec,
+        Err(e) => return problems.add(format!("{MESSAGES_TABLE_RESOURCE}: {e:#}")),
+    };
+    problems.expect_eq(
+        "MessagesTable hash key",
+        spec.hash_key.as_str(),
+        message::MESSAGE_ID,
+    );
+    problems.expect_eq("MessagesTable sort key", spec.range_key.as_deref(), None);
+    problems.expect_eq(
+        "MessagesTable key type",
+        spec.attribute_type(message::MESSAGE_ID),
+        Some("S"),
+    );
+    problems.expect_eq(
+        "MessagesTable TTL attribute",
+        spec.ttl_attribute.as_deref(),
+        Some(message::EXPIRES_AT),
+    );
+    problems.expect_eq(
+        "MessagesTable stream view",
+        spec.stream_view_type.as_deref(),
+        Some("NEW_IMAGE"),
+    );
+}
+
 /// Deleting or replacing the stack never deletes replies or campaigns; tables are on-demand, encrypted and
 /// recoverable.
 pub(crate) fn check_tables_are_kept(template: &Template, problems: &mut Problems) {
@@ -140,6 +171,7 @@ pub(crate) fn check_tables_are_kept(template: &Template, problems: &mut Problems
         COMMENTS_TABLE_RESOURCE,
         ACCOUNT_STATE_TABLE_RESOURCE,
         CAMPAIGNS_TABLE_RESOURCE,
+        MESSAGES_TABLE_RESOURCE,
     ] {
         let Some(table) = template.resource(name) else {
             continue; // reported by the table checks

@@ -44,6 +44,7 @@ fn probe(name: &str) -> Option<Probe> {
         "POSTS_PER_HOUR" => ("20", |s| format!("{:?}", s.replier.posts_budget)),
         "POSTS_WINDOW_SECS" => ("20", |s| format!("{:?}", s.replier.posts_budget)),
         "LIVE_PER_SECOND" => ("5", |s| format!("{:?}", s.replier.live_budget)),
+        "PUBLIC_REPLIES_PER_HOUR" => ("7", |s| format!("{:?}", s.replier.public_replies_budget)),
         "LIVE_WINDOW_SECS" => ("2", |s| format!("{:?}", s.replier.live_budget)),
         "EXPIRY_MARGIN_SECS" => ("60", |s| format!("{:?}", s.replier.expiry_margin)),
         "CLAIM_TIMEOUT_SECS" => ("45", |s| format!("{:?}", s.replier.claim_timeout)),

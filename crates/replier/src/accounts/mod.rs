@@ -45,6 +45,9 @@ pub mod attr {
     pub const QUEUE_TAIL_POSTS: &str = "queue_tail_posts";
     /// The same for `live` budget.
     pub const QUEUE_TAIL_LIVE: &str = "queue_tail_live";
+    /// The same for public replies (which wait for their slot today rather than queue; kept apart so that
+    /// a queue for them could never run in the Live one).
+    pub const QUEUE_TAIL_PUBLIC_REPLIES: &str = "queue_tail_public_replies";
 }
 
 /// How long an account record outlives its last change.
@@ -82,6 +85,8 @@ pub struct AccountState {
     pub queue_tail_posts: Option<DateTime<Utc>>,
     /// The same for `live` budget.
     pub queue_tail_live: Option<DateTime<Utc>>,
+    /// The same for public replies.
+    pub queue_tail_public_replies: Option<DateTime<Utc>>,
 }
 
 impl AccountState {
@@ -90,7 +95,7 @@ impl AccountState {
         match bucket {
             Bucket::Posts => self.queue_tail_posts,
             Bucket::Live => self.queue_tail_live,
-            Bucket::PublicReplies => None,
+            Bucket::PublicReplies => self.queue_tail_public_replies,
         }
     }
 }
@@ -100,8 +105,8 @@ impl Bucket {
     pub(crate) fn queue_tail_attribute(self) -> &'static str {
         match self {
             Self::Posts => attr::QUEUE_TAIL_POSTS,
-            // Public replies wait for their slot instead of a turn; a turn asked for anyway queues with Live's.
-            Self::Live | Self::PublicReplies => attr::QUEUE_TAIL_LIVE,
+            Self::Live => attr::QUEUE_TAIL_LIVE,
+            Self::PublicReplies => attr::QUEUE_TAIL_PUBLIC_REPLIES,
         }
     }
 }
@@ -201,6 +206,8 @@ impl AccountStateStore {
             bad_token: text(attr::BAD_TOKEN_FINGERPRINT).map(TokenFingerprint::from_stored),
             queue_tail_posts: text(attr::QUEUE_TAIL_POSTS).and_then(|t| turns::parse_turn(&t)),
             queue_tail_live: text(attr::QUEUE_TAIL_LIVE).and_then(|t| turns::parse_turn(&t)),
+            queue_tail_public_replies: text(attr::QUEUE_TAIL_PUBLIC_REPLIES)
+                .and_then(|t| turns::parse_turn(&t)),
         })
     }
 
