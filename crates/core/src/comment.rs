@@ -102,16 +102,12 @@ pub struct CommentRecord {
     pub reply_variant: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_text: Option<String>,
-    /// The public reply decided with the private one, and its state once the private reply is sent
-    /// (`crate::lifecycle::public_reply`).
+    /// The public reply decided with the private one, and where it stands once the private reply is sent
+    /// (`crate::lifecycle::public_reply`; its other attributes are read from the item when it is claimed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_reply_text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_reply_status: Option<crate::lifecycle::PublicReplyStatus>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_reply_attempts: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub public_reply_unconfirmed: Option<bool>,
     /// DynamoDB TTL (epoch seconds): some days after the reply window, so finished items clean themselves up.
     pub expires_at: i64,
 }
@@ -131,15 +127,6 @@ impl CommentRecord {
                 text: text.clone(),
                 public_reply: self.public_reply_text.clone(),
             })
-    }
-
-    /// What the item says of its public reply.
-    pub fn public_reply_state(&self) -> crate::lifecycle::PublicReplyState {
-        crate::lifecycle::PublicReplyState {
-            status: self.public_reply_status,
-            attempts: self.public_reply_attempts.unwrap_or(0),
-            unconfirmed: self.public_reply_unconfirmed.unwrap_or(false),
-        }
     }
 
     /// A `PENDING` comment enters the `due` index, to be re-driven `after` its receipt if nothing takes it

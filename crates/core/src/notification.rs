@@ -126,8 +126,6 @@ impl IncomingComment {
             reply_text: None,
             public_reply_text: None,
             public_reply_status: None,
-            public_reply_attempts: None,
-            public_reply_unconfirmed: None,
             expires_at,
         }
     }

@@ -101,6 +101,13 @@ pub enum FaultKind {
 
 impl FaultKind {
     /// The name used in the request log.
+    /// What the log records of a request answered `status` under `fault`: the status the client saw (none
+    /// when the connection was closed on it) and the fault's label.
+    pub(crate) fn logged(fault: Option<&Self>, status: u16) -> (Option<u16>, Option<&'static str>) {
+        let closed = matches!(fault, Some(Self::CloseConnection { .. }));
+        ((!closed).then_some(status), fault.map(Self::label))
+    }
+
     pub(crate) fn label(&self) -> &'static str {
         match self {
             Self::HttpStatus { .. } => "http_status",

@@ -327,9 +327,7 @@ impl State {
         fault: Option<&FaultKind>,
         now: DateTime<Utc>,
     ) {
-        let closed = matches!(fault, Some(FaultKind::CloseConnection { .. }));
-        let status = (!closed).then_some(answer.status);
-        let fault = fault.map(FaultKind::label);
+        let (status, fault) = FaultKind::logged(fault, answer.status);
         tracing::info!(
             ig_id = %call.ig_id,
             comment_id = call.comment_id.as_deref(),

@@ -97,7 +97,7 @@ pub fn classify(result: &SendResult, unconfirmed_send: bool) -> Disposition {
 /// Whether Meta may have processed the reply although it answered with an error: a 5xx, or the generic
 /// "unknown"/"service" codes `1` and `2`, can come after the message was sent. Such an attempt is ambiguous,
 /// like a lost answer, so a later "already replied" is read as the reply it probably was.
-pub(crate) fn processed_maybe(http_status: u16, code: Option<u32>) -> bool {
+fn processed_maybe(http_status: u16, code: Option<u32>) -> bool {
     http_status >= 500 || matches!(code, Some(1 | 2))
 }
 

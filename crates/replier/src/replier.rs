@@ -218,11 +218,7 @@ impl Replier {
         // Which reply, before anything costs a call or budget: a comment no campaign answers is skipped here.
         let campaigns = self.campaigns.of(account_id).await?;
         let verdict = campaign::decide(comment, &campaigns, self.config.reply_text.as_ref());
-        let public_text = match &verdict {
-            Verdict::Reply { choice, .. } => choice.public_reply.clone(),
-            _ => None,
-        };
-        let (text, fresh) = match verdict {
+        let (text, public_text, fresh) = match verdict {
             Verdict::Skip(reason) => {
                 let decision = decide::unanswered(reason);
                 return self.settle_unclaimed(comment, decision, now).await;
@@ -233,9 +229,13 @@ impl Replier {
                     bytes = too_long.0,
                     "the reply text is too long for this commenter"
                 );
-                (Err(too_long), None)
+                (Err(too_long), None, None)
             }
-            Verdict::Reply { choice, fresh } => (Ok(choice.text.clone()), fresh.then_some(choice)),
+            Verdict::Reply { choice, fresh } => (
+                Ok(choice.text.clone()),
+                choice.public_reply.clone(),
+                fresh.then_some(choice),
+            ),
         };
         let account = self.ports.accounts.get(account_id).await?;
         let secrets = self.ports.tokens.current().await;
@@ -311,6 +311,7 @@ impl Replier {
                         text,
                         number: 1,
                         unconfirmed: false,
+                        account: Some(&account),
                     })
                     .await?;
                 Ok(RecordOutcome::RepliedWithPublic { confirmed, public })

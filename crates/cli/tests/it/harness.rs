@@ -207,8 +207,6 @@ pub fn comment(
         reply_text: None,
         public_reply_text: None,
         public_reply_status: None,
-        public_reply_attempts: None,
-        public_reply_unconfirmed: None,
     }
     .due_for_redrive(reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER)
 }

@@ -5,18 +5,21 @@
 //!
 //! Module map:
 //! - [`model`]: the campaign as written in a file and stored as an item, and the checks of every field.
+//! - [`follow_up`]: the message for when the person answers, and its checks (text, button template).
 //! - [`text`]: the normalised text matching compares (NFKC, case folding, no diacritics, Unicode words).
 //! - [`matching`]: match modes, keywords and exclusions.
 //! - [`template`]: a reply text with `{username}` / `{username|fallback}`, and Meta's 1,000-byte limit.
 //! - [`choose`]: an account's campaigns in the order they are tried, the first match, the variant.
 
 pub mod choose;
+pub mod follow_up;
 pub mod matching;
 pub mod model;
 pub mod template;
 pub mod text;
 
 pub use choose::{AccountCampaigns, Chosen, Miss, Subject};
+pub use follow_up::{Button, FollowUp};
 pub use matching::MatchMode;
 pub use model::{Campaign, CampaignStatus, Format, Problems};
 pub use template::{ReplyTemplate, TemplateError, TextTooLong};

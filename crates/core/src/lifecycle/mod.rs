@@ -31,4 +31,5 @@ pub use reason::StatusReason;
 pub use status::CommentStatus;
 pub use transition::{
     Claim, DueComment, ErrorFields, Precondition, ReplyChoice, ReplyFields, Transition, Written,
+    new_claim_id,
 };

@@ -145,10 +145,10 @@ pub enum PublicPrecondition<'a> {
     Unsettled,
 }
 
-/// What the item says of its public reply (read from a stream image or a stored item).
+/// What a public reply's claim found on the item: the attempts so far (this one included), and whether an
+/// earlier one may have published it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PublicReplyState {
-    pub status: Option<PublicReplyStatus>,
     pub attempts: u32,
     pub unconfirmed: bool,
 }

@@ -174,6 +174,11 @@ pub enum Precondition<'a> {
     Unanswered { open_at: DateTime<Utc> },
 }
 
+/// A fresh claim's ID (random hex): the token a claimant's later writes are conditional on.
+pub fn new_claim_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
 /// A comment this invocation now holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {

@@ -216,7 +216,7 @@ impl CommentTable for DynamoCommentStore {
         claimed_until: DateTime<Utc>,
         choice: Option<&ReplyChoice>,
     ) -> Result<Option<Claim>, StoreError> {
-        let claim_id = format!("{:032x}", rand::random::<u128>());
+        let claim_id = crate::lifecycle::new_claim_id();
         let until = s(&format_time(claimed_until));
         // A reply decided now is frozen with the claim, and only where no decision is on the item yet.
         let mut freeze = Expression::default();
@@ -336,7 +336,6 @@ impl CommentTable for DynamoCommentStore {
             .await
         {
             Ok(item) => Ok(Some(PublicReplyState {
-                status: Some(PublicReplyStatus::Posting),
                 attempts: item
                     .get(attr::PUBLIC_REPLY_ATTEMPTS)
                     .and_then(|v| v.as_n().ok())

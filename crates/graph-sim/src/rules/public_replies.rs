@@ -44,15 +44,14 @@ impl State {
     ) -> Answer {
         let now = self.now();
         let answer = self.under_fault(fault, |st| st.decide_public_reply(cfg, call, fault, now));
-        let closed = matches!(fault, Some(FaultKind::CloseConnection { .. }));
-        let label = fault.map(FaultKind::label);
+        let (status, label) = FaultKind::logged(fault, answer.status);
         self.log_replies_request(
             METHOD_POST,
             &call.version,
             &call.comment_id,
             call.token.as_deref(),
             call.text.as_deref(),
-            (!closed).then_some(answer.status),
+            status,
             &answer,
             label,
             now,

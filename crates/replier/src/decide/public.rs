@@ -5,7 +5,7 @@
 
 use super::Policy;
 use crate::backoff::{backoff_ceiling, delta, full_jitter};
-use crate::classify::{ErrorClass, classify_error, processed_maybe};
+use crate::classify::{Disposition, classify};
 use crate::graph::SendResult;
 use chrono::{DateTime, Utc};
 use reply_core::lifecycle::{ConfirmedBy, ErrorFields, PublicReplyMove};
@@ -23,69 +23,48 @@ pub fn after_post(
     policy: &Policy,
     fraction: f64,
 ) -> PublicReplyMove {
-    let (error, maybe_posted, wait) = match result {
-        SendResult::Sent { message_id, .. } => {
-            return PublicReplyMove::Posted {
-                reply_id: message_id.clone(),
-                at: now,
-                by: ConfirmedBy::Answer,
-            };
-        }
-        SendResult::NotSent { reason } => (message(&reason.word()), false, None),
-        SendResult::Ambiguous { reason } => (message(&reason.word()), true, None),
-        SendResult::Refused {
-            status,
-            error: None,
-            usage,
-        } => (
-            ErrorFields {
-                http_status: Some(*status),
-                ..ErrorFields::default()
-            },
-            processed_maybe(*status, None),
-            usage.regain_after(),
-        ),
-        SendResult::Refused {
-            status,
-            error: Some(e),
-            usage,
-        } => {
-            let fields = ErrorFields {
-                http_status: Some(*status),
-                code: Some(e.code),
-                subcode: e.subcode,
-                message: e.message.clone(),
-                fbtrace_id: e.fbtrace_id.clone(),
-            };
-            match classify_error(e, *status) {
-                ErrorClass::Transient { .. } => {
-                    let from_error = e
-                        .regain_minutes
-                        .filter(|m| *m > 0)
-                        .map(|m| std::time::Duration::from_secs(u64::from(m) * 60));
-                    let maybe = processed_maybe(*status, Some(e.code));
-                    (fields, maybe, from_error.max(usage.regain_after()))
-                }
-                // The token may be fixed: look again when a held private reply would.
-                ErrorClass::TokenInvalid => (fields, false, Some(policy.token_recheck)),
-                ErrorClass::OutsideWindow
-                | ErrorClass::NotReplyable
-                | ErrorClass::Permanent { .. } => {
-                    return PublicReplyMove::Failed { error: fields };
-                }
-            }
-        }
+    let error = match result {
+        SendResult::NotSent { reason } | SendResult::Ambiguous { reason } => ErrorFields {
+            message: Some(reason.word().into_owned()),
+            ..ErrorFields::default()
+        },
+        refused => super::error_fields(refused),
     };
-    retry_or_give_up(
-        error,
-        maybe_posted,
-        wait,
-        attempts,
-        deadline,
-        now,
-        policy,
-        fraction,
-    )
+    // Meta's answer read as for the private reply, with no earlier attempt that could make "already
+    // replied" mean sent: a public reply is never refused as a repeat.
+    match classify(result, false) {
+        Disposition::Replied { message_id, .. } => PublicReplyMove::Posted {
+            reply_id: message_id,
+            at: now,
+            by: ConfirmedBy::Answer,
+        },
+        Disposition::Retry {
+            ambiguous,
+            regain_after,
+            ..
+        } => retry_or_give_up(
+            error,
+            ambiguous,
+            regain_after,
+            attempts,
+            deadline,
+            now,
+            policy,
+            fraction,
+        ),
+        // The token may be fixed: look again when a held private reply would.
+        Disposition::TokenInvalid => retry_or_give_up(
+            error,
+            false,
+            Some(policy.token_recheck),
+            attempts,
+            deadline,
+            now,
+            policy,
+            fraction,
+        ),
+        Disposition::Failed { .. } | Disposition::Expired => PublicReplyMove::Failed { error },
+    }
 }
 
 /// A retry after attempt `attempts` (backoff, or `wait` when Meta said how long), or `FAILED` once the
@@ -113,13 +92,6 @@ pub fn retry_or_give_up(
         at,
         maybe_posted,
         error,
-    }
-}
-
-fn message(text: &str) -> ErrorFields {
-    ErrorFields {
-        message: Some(text.to_owned()),
-        ..ErrorFields::default()
     }
 }
 

@@ -46,8 +46,6 @@ fn comment(age: TimeDelta) -> CommentRecord {
         reply_text: None,
         public_reply_text: None,
         public_reply_status: None,
-        public_reply_attempts: None,
-        public_reply_unconfirmed: None,
         expires_at: 0,
     }
 }

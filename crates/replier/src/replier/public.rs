@@ -6,7 +6,7 @@
 //! (and `due_at`, which a `REPLIED` comment holds only for its public reply).
 
 use super::Replier;
-use crate::accounts::{Bucket, BudgetGrant};
+use crate::accounts::{AccountState, Bucket, BudgetGrant};
 use crate::backoff::delta;
 use crate::decide::public::{after_post, retry_or_give_up};
 use crate::outcome::{RecordError, RecordOutcome};
@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use reply_core::comment::CommentRecord;
 use reply_core::lifecycle::{
     ConfirmedBy, ErrorFields, PublicPrecondition, PublicReplyMove, PublicReplyStatus, Written,
+    new_claim_id,
 };
 
 /// One attempt at a comment's public reply, under a claim this invocation holds.
@@ -26,15 +27,15 @@ pub(crate) struct Attempt<'a> {
     pub number: u32,
     /// An earlier attempt may have published it.
     pub unconfirmed: bool,
+    /// The account's record when the caller just read it (the private reply's invocation), so that it is not
+    /// read again; `None`: read it.
+    pub account: Option<&'a AccountState>,
 }
 
 impl Replier {
-    /// A new claim id for a public reply.
+    /// A new claim for a public reply, and when it goes stale.
     pub(crate) fn public_claim(&self, now: DateTime<Utc>) -> (String, DateTime<Utc>) {
-        (
-            format!("{:032x}", rand::random::<u128>()),
-            now + delta(self.config.claim_timeout),
-        )
+        (new_claim_id(), now + delta(self.config.claim_timeout))
     }
 
     /// A `QUEUED` public reply from the stream: claimed (only one invocation wins), then attempted.
@@ -65,6 +66,7 @@ impl Replier {
                 text,
                 number: state.attempts,
                 unconfirmed: state.unconfirmed,
+                account: None,
             })
             .await?;
         Ok(RecordOutcome::PublicReply { public })
@@ -98,8 +100,11 @@ impl Replier {
             let change = retry_later(error, Some(self.policy.token_recheck), now);
             return self.write_public(&attempt, change, now).await;
         };
-        let account = self.ports.accounts.get(account_id).await?;
-        if let Some(until) = account.paused_until.filter(|until| *until > now) {
+        let paused_until = match attempt.account {
+            Some(account) => account.paused_until,
+            None => self.ports.accounts.get(account_id).await?.paused_until,
+        };
+        if let Some(until) = paused_until.filter(|until| *until > now) {
             let wait = (until - now).to_std().ok();
             let change = retry_later(plain_error("account_paused"), wait, now);
             return self.write_public(&attempt, change, now).await;

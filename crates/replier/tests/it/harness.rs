@@ -191,8 +191,6 @@ pub fn comment(id: &str, age: TimeDelta, now: DateTime<Utc>) -> CommentRecord {
         reply_text: None,
         public_reply_text: None,
         public_reply_status: None,
-        public_reply_attempts: None,
-        public_reply_unconfirmed: None,
     }
     .due_for_redrive(reply_core::lifecycle::due::DEFAULT_REDRIVE_AFTER)
 }
